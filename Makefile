@@ -1,0 +1,37 @@
+# flyte-lineage: the two commands a user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint unit demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check plugins dags tests bench include
+	$(BIN)/ruff format --check plugins dags tests bench include
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
+
+test: lint
+	$(BIN)/python -m pytest
+
+demo: venv
+	$(BIN)/python -m include.demo
+
+bench: venv
+	$(BIN)/python -m bench.decode
+	$(BIN)/python -m bench.drain
+
+clean:
+	rm -rf $(VENV) .local .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,418 @@
+"""Decode SQS message bodies carrying FlyteAdmin events into event rows (``event_table.EVENT_SCHEMA``).
+
+Accepted bodies (flyte-events.md section 1):
+
+- an SNS envelope (JSON, raw message delivery off) whose ``Subject`` names the payload:
+  ``flyteidl.admin.{Workflow,Node,Task}ExecutionEventRequest`` for ``externalEvents`` (base64 of the admin request)
+  and for ``cloudEvents`` v1 (base64 of a protobuf CloudEvent holding the jsonpb of the admin request), or
+  ``cloudevents.{Workflow,Node,Task}Execution`` for ``cloudEvents`` v2;
+- a bare base64 string (raw message delivery on), decoded only when ``raw_format`` says what it is: ``cloudevents``
+  (the CloudEvent ``type`` names the payload) or ``external:workflow`` / ``external:node`` / ``external:task`` (a
+  topic that carries one event type). The event type of raw externalEvents is never guessed by trial parsing.
+
+Both publishers use the same Subjects for v1; a CloudEvent is recognised by its signature (spec version ``1.0`` and a
+``com.flyte.resource.`` type matching the Subject), which the admin request encoding cannot produce.
+
+A message that cannot be decoded becomes a quarantine row with a reason; it never raises out of ``decode_messages``.
+``event_id`` hashes the event kind and the deterministic serialization of the inner ``flyteidl.event`` message, so
+every redelivery of one event shares it whatever the SNS envelope around it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flyteidl.admin import event_pb2 as admin_events
+from flyteidl.core import catalog_pb2, execution_pb2, identifier_pb2
+from flyteidl.event import cloudevents_pb2
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError as ProtoDecodeError
+from google.protobuf.message import Message
+
+from flytelineage.domain.cloudevent_proto import CloudEvent
+from flytelineage.errors import DecodeError
+
+EXTERNAL = "external"
+CLOUDEVENTS_V1 = "cloudevents_v1"
+CLOUDEVENTS_V2 = "cloudevents_v2"
+RAW_FORMATS = ("cloudevents", "external:workflow", "external:node", "external:task")
+MAX_BODY_CHARS = 1_048_576
+
+_ADMIN_TYPES: dict[str, tuple[str, type[Message]]] = {
+    "flyteidl.admin.WorkflowExecutionEventRequest": ("workflow", admin_events.WorkflowExecutionEventRequest),
+    "flyteidl.admin.NodeExecutionEventRequest": ("node", admin_events.NodeExecutionEventRequest),
+    "flyteidl.admin.TaskExecutionEventRequest": ("task", admin_events.TaskExecutionEventRequest),
+}
+_V2_TYPES: dict[str, tuple[str, type[Message]]] = {
+    "cloudevents.WorkflowExecution": ("workflow", cloudevents_pb2.CloudEventWorkflowExecution),
+    "cloudevents.NodeExecution": ("node", cloudevents_pb2.CloudEventNodeExecution),
+    "cloudevents.TaskExecution": ("task", cloudevents_pb2.CloudEventTaskExecution),
+}
+_KIND_TO_ADMIN = {kind: name for name, (kind, _) in _ADMIN_TYPES.items()}
+_CE_TYPE_PREFIX = "com.flyte.resource."
+
+_PHASE_NAMES = {
+    "workflow": execution_pb2.WorkflowExecution.Phase,
+    "node": execution_pb2.NodeExecution.Phase,
+    "task": execution_pb2.TaskExecution.Phase,
+}
+
+
+@dataclass(frozen=True)
+class SqsMessage:
+    """The parts of an SQS message the decoder needs (``sent_at`` from the SentTimestamp attribute)."""
+
+    message_id: str
+    body: str
+    sent_at: datetime | None = None
+
+
+@dataclass
+class DecodeResult:
+    """Event rows and quarantine rows of one batch of messages; every input message is in exactly one list."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Inner:
+    """An event unwrapped from its transport: kind, publisher, the payload message and the raw event inside it."""
+
+    kind: str
+    publisher: str
+    payload: Any
+    event: Any
+
+
+def decode_messages(
+    messages: Iterable[SqsMessage], *, received_at: datetime, raw_format: str | None = None
+) -> DecodeResult:
+    """Decode a batch of SQS messages; undecodable ones become quarantine rows with a reason."""
+    if raw_format is not None and raw_format not in RAW_FORMATS:
+        raise ValueError(f"raw_format must be one of {RAW_FORMATS} or None, not {raw_format!r}")
+    result = DecodeResult()
+    for message in messages:
+        try:
+            inner = unwrap_body(message.body, raw_format)
+            row = event_row(inner)
+        except DecodeError as exc:
+            result.quarantine.append(quarantine_row(message, str(exc), received_at))
+            continue
+        row["message_id"] = message.message_id
+        row["received_at"] = received_at
+        row["sent_at"] = message.sent_at
+        result.events.append(row)
+    return result
+
+
+def quarantine_row(message: SqsMessage, reason: str, received_at: datetime) -> dict[str, Any]:
+    """The quarantine row for a message that could not be decoded (keeps the raw body)."""
+    return {
+        "message_id": message.message_id,
+        "body": message.body,
+        "reason": reason,
+        "received_at": received_at,
+        "sent_at": message.sent_at,
+    }
+
+
+# ---- transport ------------------------------------------------------------------------------------------------------
+
+
+def unwrap_body(body: str, raw_format: str | None = None) -> _Inner:
+    """Turn an SQS body into the inner event message, or raise ``DecodeError`` saying why not."""
+    if len(body) > MAX_BODY_CHARS:
+        raise DecodeError(f"body of {len(body)} characters is larger than any SNS message ({MAX_BODY_CHARS})")
+    if body.lstrip().startswith("{"):
+        subject, message = _parse_envelope(body)
+        return _decode_subject(subject, _b64decode(message, "SNS Message"))
+    if raw_format is None:
+        raise DecodeError(
+            "body is not an SNS JSON envelope; if the subscription uses raw message delivery, "
+            "set raw_format to 'cloudevents' or 'external:<workflow|node|task>'"
+        )
+    data = _b64decode(body, "raw body")
+    if raw_format == "cloudevents":
+        return _decode_cloudevent(data, subject=None)
+    kind = raw_format.split(":", 1)[1]
+    return _decode_admin(_KIND_TO_ADMIN[kind], data)
+
+
+def _parse_envelope(body: str) -> tuple[str, str]:
+    try:
+        envelope = json.loads(body)
+    except ValueError as exc:
+        raise DecodeError(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(envelope, dict):
+        raise DecodeError("body is JSON but not an object (expected an SNS envelope)")
+    if envelope.get("Type", "Notification") != "Notification":
+        raise DecodeError(f"SNS envelope Type is {envelope.get('Type')!r}, not 'Notification'")
+    subject, message = envelope.get("Subject"), envelope.get("Message")
+    if not isinstance(subject, str) or not subject:
+        raise DecodeError("SNS envelope has no Subject, so the event type is unknown")
+    if not isinstance(message, str) or not message:
+        raise DecodeError("SNS envelope has no Message")
+    return subject, message
+
+
+def _b64decode(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DecodeError(f"{what} is not valid base64: {exc}") from exc
+
+
+def _decode_subject(subject: str, data: bytes) -> _Inner:
+    if subject in _V2_TYPES:
+        return _decode_cloudevent(data, subject=subject)
+    if subject not in _ADMIN_TYPES:
+        raise DecodeError(f"unknown Subject {subject[:120]!r}: not a FlyteAdmin event type")
+    cloud_event = _as_cloudevent(data)
+    if cloud_event is not None:
+        return _decode_cloudevent(data, subject=subject, parsed=cloud_event)
+    return _decode_admin(subject, data)
+
+
+def _as_cloudevent(data: bytes) -> Any | None:
+    """The CloudEvent if ``data`` carries the CloudEvent signature, else None (then it is an admin request)."""
+    try:
+        event = CloudEvent.FromString(data)
+    except ProtoDecodeError:
+        return None
+    if event.spec_version == "1.0" and event.type.startswith(_CE_TYPE_PREFIX):
+        return event
+    return None
+
+
+def _decode_admin(type_name: str, data: bytes) -> _Inner:
+    kind, cls = _ADMIN_TYPES[type_name]
+    try:
+        request: Any = cls.FromString(data)
+    except ProtoDecodeError as exc:
+        raise DecodeError(f"Message is not a valid {type_name} protobuf: {exc}") from exc
+    if not request.HasField("event"):
+        raise DecodeError(f"{type_name} has no event")
+    return _Inner(kind=kind, publisher=EXTERNAL, payload=request, event=request.event)
+
+
+def _decode_cloudevent(data: bytes, *, subject: str | None, parsed: Any | None = None) -> _Inner:
+    event = parsed if parsed is not None else _parse_cloudevent(data)
+    type_name = event.type.removeprefix(_CE_TYPE_PREFIX)
+    if subject is not None and type_name != subject:
+        raise DecodeError(f"CloudEvent type {event.type!r} does not match the SNS Subject {subject!r}")
+    if type_name in _ADMIN_TYPES:
+        kind, cls = _ADMIN_TYPES[type_name]
+        payload = _parse_json(event, cls)
+        if not payload.HasField("event"):
+            raise DecodeError(f"CloudEvent data for {type_name} has no event")
+        return _Inner(kind=kind, publisher=CLOUDEVENTS_V1, payload=payload, event=payload.event)
+    if type_name in _V2_TYPES:
+        kind, cls = _V2_TYPES[type_name]
+        payload = _parse_json(event, cls)
+        if not payload.HasField("raw_event"):
+            raise DecodeError(f"CloudEvent data for {type_name} has no raw_event")
+        return _Inner(kind=kind, publisher=CLOUDEVENTS_V2, payload=payload, event=payload.raw_event)
+    raise DecodeError(f"unknown CloudEvent type {event.type[:120]!r}")
+
+
+def _parse_cloudevent(data: bytes) -> Any:
+    try:
+        event = CloudEvent.FromString(data)
+    except ProtoDecodeError as exc:
+        raise DecodeError(f"raw body is not a protobuf CloudEvent: {exc}") from exc
+    if not event.type.startswith(_CE_TYPE_PREFIX):
+        raise DecodeError(f"CloudEvent type {event.type[:120]!r} is not a Flyte event type")
+    return event
+
+
+def _parse_json(event: Any, cls: type[Message]) -> Any:
+    which = event.WhichOneof("data")
+    if which == "binary_data":
+        text = event.binary_data
+    elif which == "text_data":
+        text = event.text_data.encode("utf-8")
+    else:
+        raise DecodeError(f"CloudEvent carries {which or 'no'} data; expected JSON in binary_data")
+    try:
+        return json_format.Parse(text, cls(), ignore_unknown_fields=True)
+    except (json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
+        raise DecodeError(f"CloudEvent data is not valid {cls.DESCRIPTOR.full_name} JSON: {exc}") from exc
+
+
+# ---- rows -----------------------------------------------------------------------------------------------------------
+
+
+def event_row(inner: _Inner) -> dict[str, Any]:
+    """Flatten an unwrapped event into a row of ``EVENT_SCHEMA`` (without message id and receive times)."""
+    event = inner.event
+    row: dict[str, Any] = {
+        "event_kind": inner.kind,
+        "publisher_format": inner.publisher,
+        "payload_type": inner.payload.DESCRIPTOR.full_name,
+        "payload": inner.payload.SerializeToString(deterministic=True),
+        "event_id": _event_id(inner.kind, event),
+        "producer_id": event.producer_id or None,
+        "occurred_at": _timestamp(event, "occurred_at"),
+        "reported_at": _timestamp(event, "reported_at"),
+        "phase": _phase_name(inner.kind, event.phase),
+    }
+    _ROW_BUILDERS[inner.kind](event, row)
+    if inner.publisher == CLOUDEVENTS_V2:
+        _v2_fields(inner.payload, row)
+    _require_identity(row)
+    return row
+
+
+def _event_id(kind: str, event: Message) -> str:
+    digest = hashlib.sha256(kind.encode())
+    digest.update(event.SerializeToString(deterministic=True))
+    return digest.hexdigest()[:32]
+
+
+def _phase_name(kind: str, value: int) -> str:
+    try:
+        return str(_PHASE_NAMES[kind].Name(value))
+    except ValueError as exc:
+        raise DecodeError(f"{kind} event has unknown phase value {value}") from exc
+
+
+def _timestamp(message: Message, name: str) -> datetime | None:
+    if not message.HasField(name):
+        return None
+    ts = getattr(message, name)
+    try:
+        return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC).replace(microsecond=ts.nanos // 1000)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise DecodeError(f"{name} {ts.seconds}s is outside the representable time range") from exc
+
+
+def _require_identity(row: dict[str, Any]) -> None:
+    missing = [k for k in ("project", "domain", "execution_name") if not row.get(k)]
+    if missing:
+        raise DecodeError(f"{row['event_kind']} event has no execution {', '.join(missing)}")
+    if row["event_kind"] != "workflow" and not row.get("node_id"):
+        raise DecodeError(f"{row['event_kind']} event has no node id")
+
+
+def _execution(row: dict[str, Any], exec_id: Any) -> None:
+    row["project"] = exec_id.project
+    row["domain"] = exec_id.domain
+    row["execution_name"] = exec_id.name
+
+
+def _entity(row: dict[str, Any], ident: Any) -> None:
+    if not ident.name:
+        return
+    row["entity_type"] = identifier_pb2.ResourceType.Name(ident.resource_type)
+    row["entity_project"] = ident.project
+    row["entity_domain"] = ident.domain
+    row["entity_name"] = ident.name
+    row["entity_version"] = ident.version
+
+
+def _error(row: dict[str, Any], event: Any) -> None:
+    if event.HasField("error"):
+        err = event.error
+        row["error_code"] = err.code
+        row["error_message"] = err.message
+        row["error_kind"] = execution_pb2.ExecutionError.ErrorKind.Name(err.kind)
+
+
+def _data_fields(row: dict[str, Any], event: Any) -> None:
+    row["input_uri"] = event.input_uri or None
+    row["output_uri"] = event.output_uri or None
+    row["has_input_data"] = event.HasField("input_data")
+    row["has_output_data"] = event.HasField("output_data")
+
+
+def _workflow_row(event: Any, row: dict[str, Any]) -> None:
+    _execution(row, event.execution_id)
+    row["output_uri"] = event.output_uri or None
+    row["has_output_data"] = event.HasField("output_data")
+    _error(row, event)
+
+
+def _node_row(event: Any, row: dict[str, Any]) -> None:
+    _execution(row, event.id.execution_id)
+    row.update(
+        node_id=event.id.node_id,
+        spec_node_id=event.spec_node_id or None,
+        node_name=event.node_name or None,
+        parent_node_id=event.parent_node_metadata.node_id or None,
+        retry_group=event.retry_group or None,
+        is_parent=event.is_parent,
+        is_dynamic=event.is_dynamic,
+        is_array=event.is_array,
+        is_in_dynamic_chain=event.is_in_dynamic_chain,
+    )
+    _entity(row, event.target_entity)
+    _data_fields(row, event)
+    _error(row, event)
+    if event.HasField("task_node_metadata"):
+        meta = event.task_node_metadata
+        row["cache_status"] = catalog_pb2.CatalogCacheStatus.Name(meta.cache_status)
+        source = meta.catalog_key.source_task_execution
+        if source.node_execution_id.execution_id.name:
+            row["cache_source_execution"] = _exec_key(source.node_execution_id.execution_id)
+    if event.HasField("workflow_node_metadata"):
+        child = event.workflow_node_metadata.execution_id
+        row.update(
+            child_execution_project=child.project or None,
+            child_execution_domain=child.domain or None,
+            child_execution_name=child.name or None,
+        )
+
+
+def _exec_key(exec_id: Any) -> str:
+    return f"{exec_id.project}-{exec_id.domain}-{exec_id.name}"
+
+
+def _task_row(event: Any, row: dict[str, Any]) -> None:
+    parent = event.parent_node_execution_id
+    _execution(row, parent.execution_id)
+    row.update(
+        node_id=parent.node_id,
+        retry_attempt=event.retry_attempt,
+        phase_version=event.phase_version,
+        task_type=event.task_type or None,
+        generated_name=event.metadata.generated_name or None,
+    )
+    _entity(row, event.task_id)
+    _data_fields(row, event)
+    _error(row, event)
+
+
+def _v2_fields(payload: Any, row: dict[str, Any]) -> None:
+    if "launch_plan_id" in payload.DESCRIPTOR.fields_by_name and payload.HasField("launch_plan_id"):
+        row["launch_plan_name"] = payload.launch_plan_id.name or None
+        row["launch_plan_version"] = payload.launch_plan_id.version or None
+
+
+_ROW_BUILDERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
+    "workflow": _workflow_row,
+    "node": _node_row,
+    "task": _task_row,
+}
+
+
+def decode_payload(payload_type: str, payload: bytes) -> Message:
+    """Re-decode a stored ``payload`` column value into its protobuf message (for re-processing without SQS)."""
+    for _, cls in (*_ADMIN_TYPES.values(), *_V2_TYPES.values()):
+        if cls.DESCRIPTOR.full_name == payload_type:
+            return cls.FromString(payload)
+    raise DecodeError(f"unknown payload_type {payload_type!r}")
+
+
+def raw_event_of(message: Message) -> Message:
+    """The ``flyteidl.event`` message inside a decoded payload (admin request ``event`` or v2 ``raw_event``)."""
+    if "raw_event" in message.DESCRIPTOR.fields_by_name:
+        return getattr(message, "raw_event")  # noqa: B009
+    return getattr(message, "event")  # noqa: B009

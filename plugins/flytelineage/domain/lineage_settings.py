@@ -1,0 +1,124 @@
+"""The behaviour settings of the pipeline: the JSON of the Airflow Variable ``flyte_lineage`` (DESIGN.md section 3).
+
+``settings_from_dict`` validates the whole document at once and raises one ``ConfigurationError`` listing every
+problem, so an operator fixes the Variable in one go. Endpoints and secrets are not here: they live in connections.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from flytelineage.errors import ConfigurationError
+
+VARIABLE_NAME = "flyte_lineage"
+TARGETS = ("datahub", "glue")
+RAW_FORMATS = ("cloudevents", "external:workflow", "external:node", "external:task")
+
+
+@dataclass(frozen=True)
+class LineageSettings:
+    """Validated settings with their defaults. Every key is documented in the README's configuration reference."""
+
+    sqs_queue: str
+    bucket: str
+    prefix: str = "flyte-lineage"
+    aws_conn_id: str = "aws_default"
+    datahub_conn_id: str = "datahub_default"
+    env: str = "PROD"
+    targets: tuple[str, ...] = TARGETS
+    glue_database: str | None = None
+    glue_versioning: bool = False
+    glue_max_versions: int | None = None
+    datasets_only: bool = False
+    read_buckets: tuple[str, ...] = ()
+    flyte_console_url: str | None = None
+    raw_format: str | None = None
+    max_messages: int = 100_000
+    max_seconds: int = 240
+    receivers: int = 4
+    wait_seconds: int = 1
+    visibility_timeout: int = 300
+    flush_messages: int = 5_000
+    flush_seconds: int = 60
+    settle_seconds: int = 300
+    pending_max_days: int = 7
+    shard_size: int = 200
+    read_concurrency: int = 16
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (tuples as lists), e.g. for logging or templating."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "max_messages": (1, 10_000_000),
+    "max_seconds": (1, 86_400),
+    "receivers": (1, 32),
+    "wait_seconds": (0, 20),
+    "visibility_timeout": (10, 43_200),
+    "flush_messages": (10, 1_000_000),
+    "flush_seconds": (1, 14_400),
+    "settle_seconds": (0, 86_400),
+    "pending_max_days": (1, 365),
+    "shard_size": (1, 100_000),
+    "read_concurrency": (1, 256),
+}
+_STRINGS = ("sqs_queue", "bucket", "prefix", "aws_conn_id", "datahub_conn_id", "env")
+_OPTIONAL_STRINGS = ("glue_database", "flyte_console_url", "raw_format")
+_BOOLS = ("glue_versioning", "datasets_only")
+
+
+def _check_types(data: dict[str, Any], problems: list[str]) -> None:
+    for key in _STRINGS:
+        if key in data and (not isinstance(data[key], str) or not data[key].strip()):
+            problems.append(f"{key} must be a non-empty string")
+    for key in _OPTIONAL_STRINGS:
+        if data.get(key) is not None and not isinstance(data[key], str):
+            problems.append(f"{key} must be a string or null")
+    for key in _BOOLS:
+        if key in data and not isinstance(data[key], bool):
+            problems.append(f"{key} must be true or false")
+    for key, (low, high) in _INT_RANGES.items():
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            problems.append(f"{key} must be an integer from {low} to {high}")
+
+
+def _check_lists(data: dict[str, Any], problems: list[str]) -> None:
+    targets = data.get("targets", list(TARGETS))
+    if not isinstance(targets, list) or any(t not in TARGETS for t in targets):
+        problems.append(f"targets must be a list drawn from {list(TARGETS)}")
+    buckets = data.get("read_buckets", [])
+    if not isinstance(buckets, list) or not all(isinstance(b, str) and b for b in buckets):
+        problems.append("read_buckets must be a list of bucket names (empty = any bucket the credentials can read)")
+    max_versions = data.get("glue_max_versions")
+    if max_versions is not None and (
+        isinstance(max_versions, bool) or not isinstance(max_versions, int) or max_versions < 1
+    ):
+        problems.append("glue_max_versions must be a positive integer or null")
+    if data.get("raw_format") is not None and data.get("raw_format") not in RAW_FORMATS:
+        problems.append(f"raw_format must be one of {list(RAW_FORMATS)} or null")
+
+
+def settings_from_dict(data: Any) -> LineageSettings:
+    """Validate the Variable's JSON and apply defaults; raise one error that lists every problem."""
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"Variable {VARIABLE_NAME!r} must be a JSON object, not {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(LineageSettings)}
+    problems = [f"unknown key {k!r}" for k in sorted(data) if k not in known]
+    problems += [f"{k} is required" for k in ("sqs_queue", "bucket") if not data.get(k)]
+    _check_types(data, problems)
+    _check_lists(data, problems)
+    if problems:
+        raise ConfigurationError(
+            f"Variable {VARIABLE_NAME!r} is invalid ({len(problems)} problems): "
+            + "; ".join(problems)
+            + ". See the README's configuration reference."
+        )
+    values = {k: v for k, v in data.items() if k in known}
+    for key in ("targets", "read_buckets"):
+        if key in values:
+            values[key] = tuple(values[key])
+    return LineageSettings(**values)

@@ -1,0 +1,284 @@
+"""The drain loop: SQS messages -> decoded Parquet batches on S3 -> delete, never the other way round.
+
+Several receiver threads long-poll the queue (ten messages a call) into a hand-off queue; the calling thread decodes,
+buffers, and flushes a batch when it holds ``flush_messages`` messages, when its oldest message has waited
+``flush_seconds``, or when the receivers are done. A flush writes the events object and, if any message could not be
+decoded, the quarantine object, and only then deletes the batch's messages, ten per call, retrying failed entries.
+If a write fails the messages are not deleted: they become visible again and a later run stores them (duplicates are
+removed downstream by ``event_id``). Messages held longer than half their visibility timeout get it extended.
+
+This module is Airflow-free so the operator, the tests and the benchmarks drive the same code; the queue and the
+object store are passed in (``SqsBatchHook`` and an ``ObjectWriter``).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from flytelineage.domain import storage_keys
+from flytelineage.hooks.sqs_batch_hook import SQS_BATCH_LIMIT, ReceivedMessage
+
+log = logging.getLogger(__name__)
+
+DELETE_RETRIES = 3
+
+
+class BatchQueue(Protocol):
+    """The queue operations the drain needs (implemented by ``SqsBatchHook``)."""
+
+    def receive(
+        self, queue_url: str, *, max_messages: int = ..., wait_seconds: int = ..., visibility_timeout: int
+    ) -> list[ReceivedMessage]: ...
+
+    def delete_batch(self, queue_url: str, receipt_handles: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def change_visibility_batch(
+        self, queue_url: str, receipt_handles: Sequence[str], visibility_timeout: int
+    ) -> list[dict[str, Any]]: ...
+
+
+ObjectWriter = Callable[[str, bytes], None]
+"""Writes ``bytes`` at an S3 key of the configured bucket, overwriting; raises on failure."""
+
+
+@dataclass(frozen=True)
+class DrainSettings:
+    """Budgets and knobs of one drain run."""
+
+    max_messages: int = 100_000
+    max_seconds: float = 240.0
+    receivers: int = 4
+    wait_seconds: int = 1
+    visibility_timeout: int = 300
+    flush_messages: int = 5_000
+    flush_seconds: float = 60.0
+    raw_format: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.receivers <= 32:
+            raise ValueError(f"receivers must be between 1 and 32, not {self.receivers}")
+        if not 0 <= self.wait_seconds <= 20:
+            raise ValueError(f"wait_seconds must be between 0 and 20 (SQS long polling), not {self.wait_seconds}")
+        if self.flush_seconds > self.visibility_timeout / 3:
+            raise ValueError(
+                f"flush_seconds ({self.flush_seconds}) must be at most a third of visibility_timeout "
+                f"({self.visibility_timeout}) so messages are stored and deleted before they reappear"
+            )
+
+
+@dataclass
+class DrainReport:
+    """Counts of one drain run, returned through XCom (small by design)."""
+
+    received: int = 0
+    events: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+    delete_failures: int = 0
+    visibility_extensions: int = 0
+    api_calls: dict[str, int] = field(default_factory=lambda: {"receive": 0, "delete": 0, "visibility": 0})
+    objects: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-serializable summary (object keys beyond the first few are counted, not listed)."""
+        return {
+            "received": self.received,
+            "events": self.events,
+            "quarantined": self.quarantined,
+            "deleted": self.deleted,
+            "delete_failures": self.delete_failures,
+            "visibility_extensions": self.visibility_extensions,
+            "api_calls": dict(self.api_calls),
+            "objects": len(self.objects),
+            "first_objects": self.objects[:5],
+        }
+
+
+@dataclass
+class _Held:
+    message: ReceivedMessage
+    received_mono: float
+
+
+class EventDrain:
+    """Drain one queue into one bucket/prefix for one ingest time. Call ``run()`` once."""
+
+    def __init__(
+        self,
+        sqs: BatchQueue,
+        queue_url: str,
+        write: ObjectWriter,
+        *,
+        prefix: str,
+        ingest_time: datetime,
+        settings: DrainSettings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._write = write
+        self._prefix = prefix
+        self._ingest_time = ingest_time
+        self._settings = settings
+        self._clock = clock
+        self._handoff: queue.Queue[list[_Held] | None] = queue.Queue(maxsize=256)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._taken = 0
+        self.report = DrainReport()
+
+    # ---- receiving ----------------------------------------------------------------------------------------------
+
+    def _claim(self) -> int:
+        """Reserve up to ten messages of the run's budget for one receive call (0 = budget spent)."""
+        with self._lock:
+            room = min(SQS_BATCH_LIMIT, self._settings.max_messages - self._taken)
+            if room > 0:
+                self._taken += room
+            return max(room, 0)
+
+    def _release(self, unused: int) -> None:
+        with self._lock:
+            self._taken -= unused
+
+    def _receiver(self, deadline: float) -> None:
+        try:
+            while not self._stop.is_set() and self._clock() < deadline:
+                want = self._claim()
+                if want == 0:
+                    return
+                got = self._sqs.receive(
+                    self._queue_url,
+                    max_messages=want,
+                    wait_seconds=self._settings.wait_seconds,
+                    visibility_timeout=self._settings.visibility_timeout,
+                )
+                with self._lock:
+                    self.report.api_calls["receive"] += 1
+                self._release(want - len(got))
+                if not got:
+                    return
+                now = self._clock()
+                self._handoff.put([_Held(m, now) for m in got])
+        finally:
+            self._handoff.put(None)
+
+    # ---- the loop -----------------------------------------------------------------------------------------------
+
+    def run(self) -> DrainReport:
+        """Drain until the queue is empty (every receiver saw an empty receive) or a budget is reached."""
+        from flytelineage.domain.event_decoding import SqsMessage, decode_messages
+
+        deadline = self._clock() + self._settings.max_seconds
+        threads = [
+            threading.Thread(target=self._receiver, args=(deadline,), name=f"sqs-receiver-{i}", daemon=True)
+            for i in range(self._settings.receivers)
+        ]
+        for t in threads:
+            t.start()
+        held: list[_Held] = []
+        events: list[dict[str, Any]] = []
+        quarantine: list[dict[str, Any]] = []
+        running = len(threads)
+        try:
+            while running:
+                try:
+                    item = self._handoff.get(timeout=0.5)
+                except queue.Empty:
+                    item = []
+                if item is None:
+                    running -= 1
+                    continue
+                if item:
+                    self.report.received += len(item)
+                    held.extend(item)
+                    result = decode_messages(
+                        [SqsMessage(h.message.message_id, h.message.body, h.message.sent_at) for h in item],
+                        received_at=self._ingest_time,
+                        raw_format=self._settings.raw_format,
+                    )
+                    events.extend(result.events)
+                    quarantine.extend(result.quarantine)
+                if held and self._due(held):
+                    self._flush(held, events, quarantine)
+                    held, events, quarantine = [], [], []
+            if held:
+                self._flush(held, events, quarantine)
+        finally:
+            self._stop.set()
+            for t in threads:
+                t.join(timeout=self._settings.wait_seconds + 30)
+        return self.report
+
+    def _due(self, held: list[_Held]) -> bool:
+        if len(held) >= self._settings.flush_messages:
+            return True
+        return self._clock() - held[0].received_mono >= self._settings.flush_seconds
+
+    # ---- flushing -----------------------------------------------------------------------------------------------
+
+    def _flush(self, held: list[_Held], events: list[dict[str, Any]], quarantine: list[dict[str, Any]]) -> None:
+        from flytelineage.domain.event_table import events_to_table, quarantine_to_table, table_to_parquet_bytes
+
+        self._extend_visibility_if_old(held)
+        digest = storage_keys.batch_digest(h.message.message_id for h in held)
+        if events:
+            key = storage_keys.batch_key(self._prefix, storage_keys.EVENTS, self._ingest_time, digest)
+            self._write(key, table_to_parquet_bytes(events_to_table(events)))
+            self.report.objects.append(key)
+        if quarantine:
+            key = storage_keys.batch_key(self._prefix, storage_keys.QUARANTINE, self._ingest_time, digest)
+            self._write(key, table_to_parquet_bytes(quarantine_to_table(quarantine)))
+            self.report.objects.append(key)
+            for row in quarantine:
+                log.warning("quarantined SQS message %s: %s", row["message_id"], row["reason"])
+        self.report.events += len(events)
+        self.report.quarantined += len(quarantine)
+        self._delete(held)
+
+    def _chunks(self, held: list[_Held]) -> list[list[str]]:
+        handles = [h.message.receipt_handle for h in held]
+        return [handles[i : i + SQS_BATCH_LIMIT] for i in range(0, len(handles), SQS_BATCH_LIMIT)]
+
+    def _delete(self, held: list[_Held]) -> None:
+        workers = max(1, self._settings.receivers)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sqs-delete") as pool:
+            outcomes = list(pool.map(self._delete_chunk, self._chunks(held)))
+        for deleted, failed in outcomes:
+            self.report.deleted += deleted
+            self.report.delete_failures += failed
+
+    def _delete_chunk(self, handles: list[str]) -> tuple[int, int]:
+        pending = handles
+        for attempt in range(DELETE_RETRIES):
+            failed = self._sqs.delete_batch(self._queue_url, pending)
+            with self._lock:
+                self.report.api_calls["delete"] += 1
+            if not failed:
+                return len(handles), 0
+            pending = [pending[int(f["Id"])] for f in failed]
+            log.warning(
+                "DeleteMessageBatch failed for %d of its entries (attempt %d): %s",
+                len(failed),
+                attempt + 1,
+                "; ".join(f"{f.get('Code')}: {f.get('Message')}" for f in failed[:3]),
+            )
+        # The messages stay stored; they will be redelivered and stored again, then deduplicated by event_id.
+        return len(handles) - len(pending), len(pending)
+
+    def _extend_visibility_if_old(self, held: list[_Held]) -> None:
+        oldest_age = self._clock() - held[0].received_mono
+        if oldest_age < self._settings.visibility_timeout / 2:
+            return
+        for chunk in self._chunks(held):
+            failed = self._sqs.change_visibility_batch(self._queue_url, chunk, self._settings.visibility_timeout)
+            self.report.api_calls["visibility"] += 1
+            self.report.visibility_extensions += len(chunk) - len(failed)
