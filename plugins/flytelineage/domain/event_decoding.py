@@ -58,11 +58,19 @@ _V2_TYPES: dict[str, tuple[str, type[Message]]] = {
 _KIND_TO_ADMIN = {kind: name for name, (kind, _) in _ADMIN_TYPES.items()}
 _CE_TYPE_PREFIX = "com.flyte.resource."
 
+def _enum_names(enum: Any) -> dict[int, str]:
+    """Value -> name of a protobuf enum, as a plain dict (much cheaper than ``Enum.Name`` per event)."""
+    return {value.number: value.name for value in enum.DESCRIPTOR.values}
+
+
 _PHASE_NAMES = {
-    "workflow": execution_pb2.WorkflowExecution.Phase,
-    "node": execution_pb2.NodeExecution.Phase,
-    "task": execution_pb2.TaskExecution.Phase,
+    "workflow": _enum_names(execution_pb2.WorkflowExecution.Phase),
+    "node": _enum_names(execution_pb2.NodeExecution.Phase),
+    "task": _enum_names(execution_pb2.TaskExecution.Phase),
 }
+_RESOURCE_TYPES = _enum_names(identifier_pb2.ResourceType)
+_ERROR_KINDS = _enum_names(execution_pb2.ExecutionError.ErrorKind)
+_CACHE_STATUSES = _enum_names(catalog_pb2.CatalogCacheStatus)
 
 
 @dataclass(frozen=True)
@@ -82,14 +90,19 @@ class DecodeResult:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Inner:
-    """An event unwrapped from its transport: kind, publisher, the payload message and the raw event inside it."""
+    """An event unwrapped from its transport: kind, publisher, the payload message and the raw event inside it.
+
+    ``payload_bytes`` is the payload as published when it was protobuf on the wire (externalEvents), else None and
+    the payload is serialized deterministically from the parsed JSON.
+    """
 
     kind: str
     publisher: str
     payload: Any
     event: Any
+    payload_bytes: bytes | None = None
 
 
 def decode_messages(
@@ -105,6 +118,10 @@ def decode_messages(
             row = event_row(inner)
         except DecodeError as exc:
             result.quarantine.append(quarantine_row(message, str(exc), received_at))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one odd message must never stop the batch
+            reason = f"unexpected {type(exc).__name__} while decoding: {exc}"
+            result.quarantine.append(quarantine_row(message, reason, received_at))
             continue
         row["message_id"] = message.message_id
         row["received_at"] = received_at
@@ -183,6 +200,10 @@ def _decode_subject(subject: str, data: bytes) -> _Inner:
 
 def _as_cloudevent(data: bytes) -> Any | None:
     """The CloudEvent if ``data`` carries the CloudEvent signature, else None (then it is an admin request)."""
+    # A serialized CloudEvent starts with field 1 (id, tag 0x0a); propeller never sets the admin request's
+    # field 1 (request_id), so an admin request starts with field 2 (event, tag 0x12). Only parse when it can match.
+    if not data or data[0] != 0x0A:
+        return None
     try:
         event = CloudEvent.FromString(data)
     except ProtoDecodeError:
@@ -200,7 +221,7 @@ def _decode_admin(type_name: str, data: bytes) -> _Inner:
         raise DecodeError(f"Message is not a valid {type_name} protobuf: {exc}") from exc
     if not request.HasField("event"):
         raise DecodeError(f"{type_name} has no event")
-    return _Inner(kind=kind, publisher=EXTERNAL, payload=request, event=request.event)
+    return _Inner(kind, EXTERNAL, request, request.event, data)
 
 
 def _decode_cloudevent(data: bytes, *, subject: str | None, parsed: Any | None = None) -> _Inner:
@@ -257,11 +278,11 @@ def event_row(inner: _Inner) -> dict[str, Any]:
         "event_kind": inner.kind,
         "publisher_format": inner.publisher,
         "payload_type": inner.payload.DESCRIPTOR.full_name,
-        "payload": inner.payload.SerializeToString(deterministic=True),
+        "payload": inner.payload_bytes or inner.payload.SerializeToString(deterministic=True),
         "event_id": _event_id(inner.kind, event),
         "producer_id": event.producer_id or None,
         "occurred_at": _timestamp(event, "occurred_at"),
-        "reported_at": _timestamp(event, "reported_at"),
+        "reported_at": _timestamp(event, "reported_at") if inner.kind != "workflow" else None,
         "phase": _phase_name(inner.kind, event.phase),
     }
     _ROW_BUILDERS[inner.kind](event, row)
@@ -278,20 +299,24 @@ def _event_id(kind: str, event: Message) -> str:
 
 
 def _phase_name(kind: str, value: int) -> str:
-    try:
-        return str(_PHASE_NAMES[kind].Name(value))
-    except ValueError as exc:
-        raise DecodeError(f"{kind} event has unknown phase value {value}") from exc
+    name = _PHASE_NAMES[kind].get(value)
+    if name is None:
+        raise DecodeError(f"{kind} event has unknown phase value {value}")
+    return name
 
 
-def _timestamp(message: Message, name: str) -> datetime | None:
+_MIN_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z, the range of google.protobuf.Timestamp and of datetime
+_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def _timestamp(message: Message, name: str) -> int | None:
+    """A protobuf Timestamp field as epoch microseconds (what the Arrow timestamp columns take), None if unset."""
     if not message.HasField(name):
         return None
     ts = getattr(message, name)
-    try:
-        return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC).replace(microsecond=ts.nanos // 1000)
-    except (OverflowError, OSError, ValueError) as exc:
-        raise DecodeError(f"{name} {ts.seconds}s is outside the representable time range") from exc
+    if not _MIN_SECONDS <= ts.seconds <= _MAX_SECONDS:
+        raise DecodeError(f"{name} {ts.seconds}s is outside the representable time range")
+    return int(ts.seconds * 1_000_000 + ts.nanos // 1000)
 
 
 def _require_identity(row: dict[str, Any]) -> None:
@@ -311,7 +336,7 @@ def _execution(row: dict[str, Any], exec_id: Any) -> None:
 def _entity(row: dict[str, Any], ident: Any) -> None:
     if not ident.name:
         return
-    row["entity_type"] = identifier_pb2.ResourceType.Name(ident.resource_type)
+    row["entity_type"] = _RESOURCE_TYPES.get(ident.resource_type, str(ident.resource_type))
     row["entity_project"] = ident.project
     row["entity_domain"] = ident.domain
     row["entity_name"] = ident.name
@@ -323,7 +348,7 @@ def _error(row: dict[str, Any], event: Any) -> None:
         err = event.error
         row["error_code"] = err.code
         row["error_message"] = err.message
-        row["error_kind"] = execution_pb2.ExecutionError.ErrorKind.Name(err.kind)
+        row["error_kind"] = _ERROR_KINDS.get(err.kind, str(err.kind))
 
 
 def _data_fields(row: dict[str, Any], event: Any) -> None:
@@ -358,7 +383,7 @@ def _node_row(event: Any, row: dict[str, Any]) -> None:
     _error(row, event)
     if event.HasField("task_node_metadata"):
         meta = event.task_node_metadata
-        row["cache_status"] = catalog_pb2.CatalogCacheStatus.Name(meta.cache_status)
+        row["cache_status"] = _CACHE_STATUSES.get(meta.cache_status, str(meta.cache_status))
         source = meta.catalog_key.source_task_execution
         if source.node_execution_id.execution_id.name:
             row["cache_source_execution"] = _exec_key(source.node_execution_id.execution_id)

@@ -89,8 +89,12 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA.names)
 
 
 def events_to_table(rows: list[dict[str, object]]) -> pa.Table:
-    """Build an Arrow table with ``EVENT_SCHEMA`` from decoded event rows (missing keys become nulls)."""
-    return pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
+    """Build an Arrow table with ``EVENT_SCHEMA`` from decoded event rows (missing keys become nulls).
+
+    Timestamp values may be datetimes or epoch microseconds (the decoder emits the latter: it is much cheaper).
+    """
+    columns = {name: [row.get(name) for row in rows] for name in EVENT_COLUMNS}
+    return pa.Table.from_pydict(columns, schema=EVENT_SCHEMA)
 
 
 def quarantine_to_table(rows: list[dict[str, object]]) -> pa.Table:

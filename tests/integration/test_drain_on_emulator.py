@@ -1,0 +1,116 @@
+"""The drain against moto_server: every message ends up stored (events or quarantine) before it is deleted."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from flytelineage.domain.event_table import parquet_bytes_to_table
+from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
+from flytelineage.operators.event_drain import DrainSettings, EventDrain
+from tests.event_bodies import MALFORMED_BODIES, node_event_body
+
+INGEST = datetime(2026, 11, 21, 12, 10, tzinfo=UTC)
+
+
+def _send(sqs_client, url: str, bodies: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    ids: list[str] = []
+    for i in range(0, len(bodies), 10):
+        entries = [{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i : i + 10])]
+        resp = sqs_client.send_message_batch(QueueUrl=url, Entries=entries)
+        assert not resp.get("Failed")
+        ids.extend(r["MessageId"] for r in resp["Successful"])
+    return ids
+
+
+def _stored(s3_client, bucket: str, area: str) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    out: dict[str, list[str]] = {}
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"fl/{area}/"):
+        for obj in page.get("Contents", []):
+            data = s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            out[obj["Key"]] = parquet_bytes_to_table(data).column("message_id").to_pylist()
+    return out
+
+
+def _queue_depth(sqs_client, url: str) -> int:  # type: ignore[no-untyped-def]
+    attrs = sqs_client.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _drain(url: str, bucket: str, settings: DrainSettings, write_hook=None) -> EventDrain:  # type: ignore[no-untyped-def]
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    s3 = S3Hook(aws_conn_id=None)
+
+    def write(key: str, data: bytes) -> None:
+        s3.load_bytes(data, key=key, bucket_name=bucket, replace=True)
+        if write_hook is not None:
+            write_hook(key)
+
+    return EventDrain(SqsBatchHook(aws_conn_id=None), url, write, prefix="fl", ingest_time=INGEST, settings=settings)
+
+
+@pytest.mark.integration
+def test_every_message_is_stored_and_the_queue_ends_empty(sqs_client, s3_client, bucket, unique_name) -> None:  # type: ignore[no-untyped-def]
+    url = sqs_client.create_queue(QueueName=unique_name)["QueueUrl"]
+    valid = [node_event_body(f"e{i % 7}", f"n{i}") for i in range(120)]
+    duplicates = valid[:15]  # the same event delivered twice (SNS redelivery)
+    ids = _send(sqs_client, url, valid + duplicates + MALFORMED_BODIES)
+
+    report = _drain(url, bucket, DrainSettings(receivers=3, flush_messages=50, wait_seconds=0)).run()
+
+    events, quarantine = _stored(s3_client, bucket, "events"), _stored(s3_client, bucket, "quarantine")
+    stored_events = [m for ids_ in events.values() for m in ids_]
+    stored_quarantine = [m for ids_ in quarantine.values() for m in ids_]
+    # SQS is at-least-once (and moto's threaded server can hand one message to two concurrent receivers), so a
+    # message may be stored twice; none may be missing, and every stored one was sent.
+    assert set(stored_events + stored_quarantine) == set(ids)
+    assert len(set(stored_quarantine)) == len(MALFORMED_BODIES)
+    assert report.received == report.deleted >= len(ids)
+    assert report.delete_failures == 0
+    assert _queue_depth(sqs_client, url) == 0
+    assert all("/ingest_date=2026-11-21/ingest_hour=12/" in k for k in [*events, *quarantine])
+    # Redeliveries of one event share its event_id, so they collapse downstream.
+    tables = [parquet_bytes_to_table(s3_client.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in sorted(events)]
+    event_ids = [e for t in tables for e in t.column("event_id").to_pylist()]
+    assert len(event_ids) >= 135 and len(set(event_ids)) == 120
+
+
+@pytest.mark.integration
+def test_failure_between_write_and_delete_leaves_messages_in_the_queue(  # type: ignore[no-untyped-def]
+    sqs_client, s3_client, bucket, unique_name
+) -> None:
+    url = sqs_client.create_queue(QueueName=unique_name)["QueueUrl"]
+    ids = _send(sqs_client, url, [node_event_body("e1", f"n{i}") for i in range(30)] + MALFORMED_BODIES[:3])
+
+    def crash(key: str) -> None:
+        raise RuntimeError(f"injected crash after writing {key}")
+
+    settings = DrainSettings(receivers=2, flush_messages=1000, wait_seconds=0, visibility_timeout=10, flush_seconds=3)
+    with pytest.raises(RuntimeError, match="injected crash"):
+        _drain(url, bucket, settings, write_hook=crash).run()
+
+    stored = [m for ids_ in _stored(s3_client, bucket, "events").values() for m in ids_]
+    assert set(stored) <= set(ids) and stored  # the write happened...
+    assert _queue_depth(sqs_client, url) == len(ids)  # ...and nothing was deleted
+
+    time.sleep(10.5)  # let the visibility timeout lapse, then a normal run stores and deletes everything
+    report = _drain(url, bucket, DrainSettings(receivers=2, wait_seconds=0)).run()
+    assert report.deleted >= len(ids)
+    assert _queue_depth(sqs_client, url) == 0
+    events, quarantine = _stored(s3_client, bucket, "events"), _stored(s3_client, bucket, "quarantine")
+    everything = {m for ids_ in [*events.values(), *quarantine.values()] for m in ids_}
+    assert everything == set(ids)
+
+
+@pytest.mark.integration
+def test_message_budget_is_respected(sqs_client, bucket, unique_name) -> None:  # type: ignore[no-untyped-def]
+    url = sqs_client.create_queue(QueueName=unique_name)["QueueUrl"]
+    _send(sqs_client, url, [node_event_body("e1", f"n{i}") for i in range(45)])
+    report = _drain(url, bucket, DrainSettings(receivers=2, wait_seconds=0, max_messages=23)).run()
+    assert report.received == 23 == report.deleted
+    assert _queue_depth(sqs_client, url) == 45 - 23

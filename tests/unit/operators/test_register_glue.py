@@ -1,0 +1,129 @@
+"""``RegisterGlueOperator.execute`` against moto: a shard written to the bucket becomes Glue tables, read back."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from flytelineage.domain.execution_store import executions_to_jsonl_gz
+from flytelineage.domain.lineage_model import Dataset, DatasetUse, Execution, ExecutionId, NodeRun, SchemaField, TaskRef
+from flytelineage.errors import StorageError
+from flytelineage.operators.register_glue import RegisterGlueOperator
+
+P, D = "flytesnacks", "development"
+SHARD_KEY = "flyte-lineage/executions/date=2024-05-01/hour=06/shard-00000.jsonl.gz"
+
+
+def output(task: str, uri: str, **kw: Any) -> Dataset:
+    """A dataset produced as ``o0`` by ``task`` (a Parquet structured dataset unless overridden)."""
+    values: dict[str, Any] = {
+        "platform": "flyte",
+        "name": f"{P}.{D}.{task}.o0",
+        "uri": uri,
+        "kind": "structured_dataset",
+        "format": "parquet",
+        "fields": (SchemaField("id", "int64"), SchemaField("at", "timestamp[us, tz=UTC]")),
+        "producer_task": task,
+        "output_name": "o0",
+        "project": P,
+        "domain": D,
+        **kw,
+    }
+    return Dataset(**values)
+
+
+def node(node_id: str, dataset: Dataset, cache_status: str | None = None) -> NodeRun:
+    """A successful task node that produced ``dataset``."""
+    assert dataset.producer_task is not None
+    return NodeRun(
+        node_id=node_id,
+        kind="task",
+        phase="SUCCEEDED",
+        result="SUCCESS",
+        task=TaskRef(P, D, dataset.producer_task),
+        cache_status=cache_status,
+        outputs=(DatasetUse("o0", dataset.key),),
+    )
+
+
+def sample_execution() -> Execution:
+    """extract (Parquet) -> report (csv blob) -> model (pickle blob, skipped); a cached node adds nothing."""
+    extracted = output("app.wf.extract", "s3://flyte/raw/e1-n0-0/o0")
+    report = output("app.wf.report", "s3://flyte/raw/e1-n1-0/report.csv", kind="blob", format="csv", fields=())
+    model = output("app.wf.train", "s3://flyte/raw/e1-n2-0/model.pkl", kind="blob", format="", fields=())
+    cached = output("app.wf.cached", "s3://flyte/raw/old-n3-0/o0")
+    nodes = (node("n0", extracted), node("n1", report), node("n2", model), node("n3", cached, "CACHE_HIT"))
+    return Execution(
+        id=ExecutionId(P, D, "e1"),
+        workflow_name="app.wf",
+        phase="SUCCEEDED",
+        ended_at=datetime(2024, 5, 1, 6, 5, tzinfo=UTC),
+        nodes=nodes,
+        datasets=tuple(sorted([extracted, report, model, cached])),
+    )
+
+
+@pytest.fixture
+def shard(s3_client: Any, bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The sample execution written as a shard to the moto bucket; ``aws_default`` resolves to the emulator."""
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws"}')
+    s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz([sample_execution()]))
+    return SHARD_KEY
+
+
+def operator(bucket: str, shard_key: str, **kw: Any) -> RegisterGlueOperator:
+    """The operator as the DAG would configure it."""
+    return RegisterGlueOperator(task_id="register_glue", shard_key=shard_key, bucket=bucket, **kw)
+
+
+def test_template_fields_are_the_constructor_parameters() -> None:
+    parameters = set(inspect.signature(RegisterGlueOperator.__init__).parameters) - {"self", "kwargs"}
+    assert set(RegisterGlueOperator.template_fields) == parameters
+
+
+def test_registers_tables_then_changes_nothing(
+    shard: str, bucket: str, glue_client: Any, unique_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"lake_{unique_name}"
+    task = operator(bucket, shard, glue_database=database, glue_versioning="true", glue_max_versions="3")
+    counts = task.execute(context={})  # type: ignore[arg-type]
+    assert counts == {"created": 2, "updated": 0, "unchanged": 0, "skipped": 1, "databases": 1}
+    logged = capsys.readouterr().out  # Airflow's structlog writes task logs to stdout here
+    assert "No Glue table for flyte:flytesnacks.development.app.wf.train.o0" in logged
+    assert "has no Glue table format" in logged
+
+    tables = {t["Name"]: t for t in glue_client.get_tables(DatabaseName=database)["TableList"]}
+    assert sorted(tables) == ["app_wf_extract_o0", "app_wf_report_o0"]
+    extract = tables["app_wf_extract_o0"]["StorageDescriptor"]
+    assert extract["Location"] == "s3://flyte/raw/e1-n0-0/o0/"
+    assert [(c["Name"], c["Type"]) for c in extract["Columns"]] == [("id", "bigint"), ("at", "timestamp")]
+    report = tables["app_wf_report_o0"]["StorageDescriptor"]
+    assert report["Location"] == "s3://flyte/raw/e1-n1-0/"
+    assert report["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+
+    again = task.execute(context={})  # type: ignore[arg-type]
+    assert again == {"created": 0, "updated": 0, "unchanged": 2, "skipped": 1, "databases": 1}
+    versions = glue_client.get_table_versions(DatabaseName=database, TableName="app_wf_extract_o0")
+    assert len(versions["TableVersions"]) == 1
+
+
+def test_default_database_is_per_project_and_domain(shard: str, bucket: str, glue_client: Any) -> None:
+    operator(bucket, shard).execute(context={})  # type: ignore[arg-type]
+    names = [t["Name"] for t in glue_client.get_tables(DatabaseName="flyte_flytesnacks_development")["TableList"]]
+    assert {"app_wf_extract_o0", "app_wf_report_o0"} <= set(names)
+
+
+def test_empty_shard_key_skips(bucket: str) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException):
+        operator(bucket, "").execute(context={})  # type: ignore[arg-type]
+
+
+def test_missing_shard_says_what_to_do(shard: str, bucket: str) -> None:
+    with pytest.raises(StorageError, match="group_executions") as caught:
+        operator(bucket, "no/such/shard.jsonl.gz").execute(context={})  # type: ignore[arg-type]
+    assert caught.value.__cause__ is not None
