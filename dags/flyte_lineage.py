@@ -1,5 +1,9 @@
 """flyte_lineage: FlyteAdmin execution events (SNS -> SQS) to lineage in DataHub and tables in the Glue Data Catalog.
 
+``drain_events`` stores the queue's events as Parquet batches on S3 (deleting each message only once stored);
+``group_executions`` rebuilds the executions completed in the data interval; ``push_datahub`` and ``register_glue``
+map over the resulting shards in parallel. Backfill runs skip the drain and re-derive lineage from stored batches.
+
 Wiring only: behaviour comes from the ``flyte_lineage`` Variable (rendered when each task starts, through the
 ``cfg`` macro), endpoints and secrets from the Amazon and DataHub connections. Nothing heavy is imported here.
 """
@@ -11,7 +15,10 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG
 
 from flytelineage.operators.drain_events import FlyteEventsToS3Operator
+from flytelineage.operators.group_executions import GroupExecutionsOperator
 from flytelineage.operators.lineage_config import lineage_setting
+from flytelineage.operators.push_datahub import PushDataHubOperator
+from flytelineage.operators.register_glue import RegisterGlueOperator
 
 with DAG(
     dag_id="flyte_lineage",
@@ -48,3 +55,36 @@ with DAG(
         flush_seconds="{{ cfg('flush_seconds') }}",
         raw_format="{{ cfg('raw_format') }}",
     )
+    group_executions = GroupExecutionsOperator(
+        task_id="group_executions",
+        trigger_rule="none_failed",
+        bucket="{{ cfg('bucket') }}",
+        prefix="{{ cfg('prefix') }}",
+        aws_conn_id="{{ cfg('aws_conn_id') }}",
+        settle_seconds="{{ cfg('settle_seconds') }}",
+        pending_max_days="{{ cfg('pending_max_days') }}",
+        shard_size="{{ cfg('shard_size') }}",
+        read_buckets="{{ cfg('read_buckets') }}",
+        read_concurrency="{{ cfg('read_concurrency') }}",
+    )
+    push_datahub = PushDataHubOperator.partial(
+        task_id="push_datahub",
+        bucket="{{ cfg('bucket') }}",
+        aws_conn_id="{{ cfg('aws_conn_id') }}",
+        datahub_conn_id="{{ cfg('datahub_conn_id') }}",
+        env="{{ cfg('env') }}",
+        datasets_only="{{ cfg('datasets_only') }}",
+        flyte_console_url="{{ cfg('flyte_console_url') }}",
+        enabled="{{ 'datahub' in cfg('targets') }}",
+    ).expand(shard_key=group_executions.output)
+    register_glue = RegisterGlueOperator.partial(
+        task_id="register_glue",
+        bucket="{{ cfg('bucket') }}",
+        aws_conn_id="{{ cfg('aws_conn_id') }}",
+        glue_database="{{ cfg('glue_database') }}",
+        glue_versioning="{{ cfg('glue_versioning') }}",
+        glue_max_versions="{{ cfg('glue_max_versions') }}",
+        enabled="{{ 'glue' in cfg('targets') }}",
+    ).expand(shard_key=group_executions.output)
+
+    drain_events >> group_executions

@@ -35,18 +35,4 @@ def node_event_body(execution: str, node: str, phase: int = execution_pb2.NodeEx
     )
 
 
-MALFORMED_BODIES: list[str] = [
-    "",
-    "{not json",
-    "[1, 2, 3]",
-    json.dumps({"hello": "world"}),
-    json.dumps({"Type": "Notification", "Subject": NODE_SUBJECT}),
-    json.dumps({"Type": "Notification", "Subject": "nope", "Message": "AAAA"}),
-    json.dumps({"Type": "Notification", "Subject": NODE_SUBJECT, "Message": "***"}),
-    json.dumps({"Type": "Notification", "Subject": NODE_SUBJECT, "Message": base64.b64encode(b"\xff\xfe").decode()}),
-    json.dumps({"Type": "Notification", "Subject": NODE_SUBJECT, "Message": ""}),
-    json.dumps({"Type": "SubscriptionConfirmation", "Subject": NODE_SUBJECT, "Message": "AAAA"}),
-    base64.b64encode(b"raw delivery without configuration").decode(),
-    "\u00e9\u00e8 plain text, not JSON",
-]
-"""Twelve kinds of undecodable bodies (the full bad-input corpus is in the decoder's unit tests)."""
+from flytelineage.testing.malformed_bodies import MALFORMED_BODIES  # noqa: E402,F401

@@ -65,9 +65,7 @@ def _attribute_value_descriptor() -> descriptor_pb2.DescriptorProto:
             _field("ce_bytes", 4, _F.TYPE_BYTES, oneof_index=0),
             _field("ce_uri", 5, _F.TYPE_STRING, oneof_index=0),
             _field("ce_uri_ref", 6, _F.TYPE_STRING, oneof_index=0),
-            _field(
-                "ce_timestamp", 7, _F.TYPE_MESSAGE, type_name=".google.protobuf.Timestamp", oneof_index=0
-            ),
+            _field("ce_timestamp", 7, _F.TYPE_MESSAGE, type_name=".google.protobuf.Timestamp", oneof_index=0),
         ]
     )
     return message
@@ -125,8 +123,6 @@ _POOL = _build_pool()
 #: Message class for `io.cloudevents.v1.CloudEvent`.
 CloudEvent: Any = message_factory.GetMessageClass(_POOL.FindMessageTypeByName(CLOUD_EVENT_FULL_NAME))
 #: Message class for `io.cloudevents.v1.CloudEventAttributeValue`.
-CloudEventAttributeValue: Any = message_factory.GetMessageClass(
-    _POOL.FindMessageTypeByName(ATTRIBUTE_VALUE_FULL_NAME)
-)
+CloudEventAttributeValue: Any = message_factory.GetMessageClass(_POOL.FindMessageTypeByName(ATTRIBUTE_VALUE_FULL_NAME))
 
 __all__ = ["CloudEvent", "CloudEventAttributeValue", "PACKAGE"]

@@ -29,7 +29,15 @@ class RegisterGlueOperator(BaseOperator):
     :param glue_max_versions: with versioning, keep at most this many versions per table (oldest deleted first).
     """
 
-    template_fields = ("shard_key", "bucket", "aws_conn_id", "glue_database", "glue_versioning", "glue_max_versions")
+    template_fields = (
+        "shard_key",
+        "bucket",
+        "aws_conn_id",
+        "glue_database",
+        "glue_versioning",
+        "glue_max_versions",
+        "enabled",
+    )
     ui_color = "#f3e8fd"
 
     def __init__(
@@ -41,6 +49,7 @@ class RegisterGlueOperator(BaseOperator):
         glue_database: str | None = None,
         glue_versioning: bool = False,
         glue_max_versions: int | None = None,
+        enabled: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -50,6 +59,7 @@ class RegisterGlueOperator(BaseOperator):
         self.glue_database = glue_database
         self.glue_versioning = glue_versioning
         self.glue_max_versions = glue_max_versions
+        self.enabled = enabled
 
     def execute(self, context: Context) -> dict[str, int]:
         """Register the shard's tables and return counts: created, updated, unchanged, skipped, databases."""
@@ -58,6 +68,8 @@ class RegisterGlueOperator(BaseOperator):
         from flytelineage.domain.execution_store import executions_from_jsonl_gz
         from flytelineage.domain.glue_tables import plan_glue_tables
 
+        if not self.enabled or str(self.enabled).lower() == "false":
+            raise AirflowSkipException("The glue target is switched off (targets).")
         if not self.shard_key:
             raise AirflowSkipException("No executions shard for this run: nothing to register in Glue.")
         executions = executions_from_jsonl_gz(self._read_shard())

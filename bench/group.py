@@ -1,0 +1,172 @@
+"""Benchmark: group ~1,000,000 stored events into complete executions, vectorized vs the old per-event approach.
+
+Usage: ``.venv/bin/python bench/group.py [--executions 37000] [--workers 2] [--data /tmp/flytelineage-bench]``
+
+1. Prepare (not timed, cached on disk): the generator's mixed workload (every scenario, shuffled, 5% SNS
+   redeliveries), decoded with ``decode_messages`` and written to local Parquet parts.
+2. Measure, each in a fresh subprocess so peak RSS belongs to that step only:
+   - ``vectorized``: read the Parquet parts, ``split_ready`` (dedup, readiness, semantic order), cut per execution;
+   - ``per_event``: the old project's shape: load the rows as Python dicts, add each event to a dict keyed by
+     execution and rescan that execution's events for a terminal workflow event after every event; then dedupe and
+     sort the complete ones. Converting the rows to dicts is timed separately and not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+START = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+RECEIVED = START + timedelta(days=1, hours=2)
+AS_OF = START + timedelta(days=2)
+SETTLE = timedelta(minutes=10)
+CHUNK = 1000
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"})
+
+
+def _prepare_chunk(args: tuple[int, int, str]) -> int:
+    """Generate, decode and write one chunk of executions; returns the number of event rows."""
+    from flytelineage.domain.event_decoding import SqsMessage, decode_messages
+    from flytelineage.domain.event_table import events_to_table
+    from flytelineage.testing.flyte_event_generator import mixed_workload
+
+    seed, count, out = args
+    workload = mixed_workload(count, seed=seed, start=START, redelivery_rate=0.05)
+    messages = [SqsMessage(m.message_id, m.body) for m in workload.messages]
+    decoded = decode_messages(messages, received_at=RECEIVED)
+    if decoded.quarantine:
+        raise RuntimeError(f"chunk {seed}: {len(decoded.quarantine)} messages quarantined")
+    pq.write_table(events_to_table(decoded.events), out)
+    return len(decoded.events)
+
+
+def prepare(data: Path, executions: int, workers: int) -> None:
+    """Write the Parquet parts unless a previous run left them for the same size."""
+    marker = data / "prepared.json"
+    if marker.exists() and json.loads(marker.read_text()).get("executions") == executions:
+        return
+    data.mkdir(parents=True, exist_ok=True)
+    for old in data.glob("part-*.parquet"):
+        old.unlink()
+    chunks = [
+        (seed, min(CHUNK, executions - seed * CHUNK), str(data / f"part-{seed:04d}.parquet"))
+        for seed in range((executions + CHUNK - 1) // CHUNK)
+    ]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        rows = sum(pool.map(_prepare_chunk, chunks))
+    print(f"prepared {executions} executions, {rows} event rows in {time.perf_counter() - started:.0f} s")
+    marker.write_text(json.dumps({"executions": executions, "rows": rows}))
+
+
+def _read(data: Path, columns: list[str] | None = None) -> pa.Table:
+    # ParquetFile, not read_table: read_table imports pyarrow.dataset (and pandas), seconds of one-off setup
+    parts = [pq.ParquetFile(path).read(columns=columns) for path in sorted(data.glob("part-*.parquet"))]
+    return pa.concat_tables(parts)
+
+
+def measure_vectorized(data: Path) -> dict[str, float]:
+    """Time reading + ``split_ready`` + per-execution slicing."""
+    from flytelineage.domain.execution_grouping import iter_execution_slices, split_ready
+
+    started = time.perf_counter()
+    events = _read(data)
+    read_s = time.perf_counter() - started
+    result = split_ready(None, events, as_of=AS_OF, settle=SETTLE)
+    executions = sum(1 for _ in iter_execution_slices(result.ready))
+    total = time.perf_counter() - started
+    return {
+        "rows": events.num_rows,
+        "ready_rows": result.ready.num_rows,
+        "executions": executions,
+        "pending_rows": result.state.pending.num_rows,
+        "read_s": read_s,
+        "seconds": total,
+    }
+
+
+_BASELINE_COLUMNS = [
+    "event_id", "event_kind", "project", "domain", "execution_name", "phase", "node_id", "retry_attempt",
+    "phase_version", "occurred_at", "received_at", "message_id",
+]  # fmt: skip
+
+
+def measure_per_event(data: Path) -> dict[str, float]:
+    """The old approach on the same rows (without the payload column, to fit in memory as dicts)."""
+    started = time.perf_counter()
+    rows = _read(data, _BASELINE_COLUMNS).to_pylist()
+    convert_s = time.perf_counter() - started
+    started = time.perf_counter()
+    by_execution: dict[tuple[str, str, str], list[dict[str, object]]] = {}
+    complete: set[tuple[str, str, str]] = set()
+    for event in rows:
+        key = (str(event["project"]), str(event["domain"]), str(event["execution_name"]))
+        events = by_execution.setdefault(key, [])
+        events.append(event)
+        if any(e["event_kind"] == "workflow" and e["phase"] in TERMINAL for e in events):
+            complete.add(key)
+    ready = 0
+    for key in sorted(complete):
+        unique = {str(e["event_id"]): e for e in by_execution[key]}
+        ordered = sorted(unique.values(), key=lambda e: (str(e["event_kind"]), str(e["node_id"]), str(e["phase"])))
+        ready += len(ordered)
+    return {"rows": len(rows), "ready_rows": ready, "executions": len(complete), "convert_s": convert_s,
+            "seconds": time.perf_counter() - started}  # fmt: skip
+
+
+def _child(mode: str, data: Path) -> None:
+    # pyarrow imports pandas lazily on its first datetime or numpy conversion; with PYTHONDONTWRITEBYTECODE that
+    # one-off import costs seconds, so pay it before any timer starts
+    import pandas  # noqa: F401
+
+    figures = measure_vectorized(data) if mode == "vectorized" else measure_per_event(data)
+    figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(figures))
+
+
+def _run_child(mode: str, data: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--measure", mode, "--data", str(data)], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Prepare once, then measure both approaches in subprocesses and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--executions", type=int, default=37_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/flytelineage-bench"))
+    parser.add_argument("--measure", choices=["vectorized", "per_event"])
+    args = parser.parse_args()
+    if args.measure:
+        _child(args.measure, args.data)
+        return
+    prepare(args.data, args.executions, args.workers)
+    vectorized = _run_child("vectorized", args.data)
+    print(
+        f"vectorized: {vectorized['rows']:.0f} rows -> {vectorized['executions']:.0f} executions "
+        f"({vectorized['ready_rows']:.0f} rows after dedup) in {vectorized['seconds']:.2f} s "
+        f"(Parquet read {vectorized['read_s']:.2f} s), peak RSS {vectorized['peak_rss_mib']:.0f} MiB"
+    )
+    baseline = _run_child("per_event", args.data)
+    print(
+        f"per-event dict: {baseline['executions']:.0f} executions in {baseline['seconds']:.2f} s "
+        f"(+{baseline['convert_s']:.2f} s converting rows to dicts, not counted), "
+        f"peak RSS {baseline['peak_rss_mib']:.0f} MiB"
+    )
+    print(f"ratio per-event / vectorized: {baseline['seconds'] / vectorized['seconds']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

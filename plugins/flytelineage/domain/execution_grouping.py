@@ -1,0 +1,300 @@
+"""Select the workflow executions that are complete, across runs, from stored event rows (``EVENT_SCHEMA``).
+
+Contract (pure, vectorized with pyarrow; no clock: ``as_of`` is the data interval end passed in by the caller):
+
+- An execution is **ready** when it has a terminal workflow event (SUCCEEDED, FAILED, ABORTED, TIMED_OUT) that was
+  received at least ``settle`` before ``as_of``. ``received_at`` (our ingest time) is used rather than
+  ``occurred_at`` because the settle window absorbs delivery lateness (SNS/SQS reordering, cloudEvents goroutines),
+  and ``received_at`` is set by the drain, so it is monotonic per run and immune to producer clock skew.
+- All events of a ready execution are returned together, deduplicated by ``event_id`` (a content hash; the copy
+  with the smallest ``(received_at, message_id)`` is kept so the choice does not depend on input order) and sorted by
+  event semantics: kind, node, retry attempt, phase rank within the kind, ``phase_version``, then ``occurred_at`` and
+  ``event_id`` as tie breakers. Arrival order never matters: any permutation or duplication of the input gives the
+  same ready table, byte for byte.
+
+Cross-run state (``GroupingState``), persisted by the operator as two small Parquet objects per interval and read
+back by the next run, so an execution whose events span many runs is rebuilt whole without rescanning history:
+
+- ``pending``: ``EVENT_SCHEMA`` rows of executions seen but not yet ready (no terminal event yet, or inside the
+  settle window). Each run calls ``split_ready(state, new_events, ...)`` with the previous state and only the new
+  interval's events.
+- ``emitted``: one row per execution already returned as ready (``EMITTED_SCHEMA``), kept for ``remember`` after its
+  emission. Events of those executions that arrive later (a node event delayed past the settle window) are returned
+  in ``late`` so the operator reports them; they are not re-emitted, because the rest of the execution is gone.
+- ``expired``: pending events of executions without a terminal event whose newest event was received more than
+  ``max_pending_age`` before ``as_of`` (lost terminal event, admin crash, or late events of an execution emitted so
+  long ago that its ``emitted`` row was forgotten). They leave the state and are returned for reporting.
+
+Every input row ends in exactly one of ``ready``, ``state.pending``, ``late`` or ``expired`` (after dedup), so nothing
+is dropped silently. ``iter_execution_slices`` cuts a ready table into one slice per execution without copying.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flytelineage.domain.event_table import EVENT_SCHEMA
+from flytelineage.domain.lineage_model import TERMINAL_WORKFLOW_PHASES, ExecutionId
+
+_TS = pa.timestamp("us", tz="UTC")
+
+EMITTED_SCHEMA = pa.schema(
+    [
+        pa.field("project", pa.string(), nullable=False),
+        pa.field("domain", pa.string(), nullable=False),
+        pa.field("execution_name", pa.string(), nullable=False),
+        pa.field("emitted_as_of", _TS, nullable=False),
+    ]
+)
+
+#: Phase order within one event kind: the rank of a phase is its position. Terminal phases come last.
+PHASE_ORDER: dict[str, tuple[str, ...]] = {
+    "workflow": (
+        "UNDEFINED",
+        "QUEUED",
+        "RUNNING",
+        "SUCCEEDING",
+        "FAILING",
+        "ABORTING",
+        "SUCCEEDED",
+        "FAILED",
+        "TIMED_OUT",
+        "ABORTED",
+    ),
+    "node": (
+        "UNDEFINED",
+        "QUEUED",
+        "RUNNING",
+        "DYNAMIC_RUNNING",
+        "FAILING",
+        "SUCCEEDED",
+        "RECOVERED",
+        "SKIPPED",
+        "FAILED",
+        "TIMED_OUT",
+        "ABORTED",
+    ),
+    "task": (
+        "UNDEFINED",
+        "QUEUED",
+        "WAITING_FOR_RESOURCES",
+        "INITIALIZING",
+        "RUNNING",
+        "SUCCEEDED",
+        "RETRYABLE_FAILED",
+        "FAILED",
+        "ABORTED",
+    ),
+}
+_KIND_ORDER = ("workflow", "node", "task")
+_UNKNOWN_RANK = 99
+_SEP = "\x1f"
+
+
+@dataclass(frozen=True)
+class GroupingState:
+    """What one run hands to the next: events of unfinished executions and keys of recently emitted ones."""
+
+    pending: pa.Table
+    emitted: pa.Table
+
+    @classmethod
+    def empty(cls) -> GroupingState:
+        """The state before the first run."""
+        return cls(pending=EVENT_SCHEMA.empty_table(), emitted=EMITTED_SCHEMA.empty_table())
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """The outcome of one grouping run (see the module docstring for what each part holds)."""
+
+    ready: pa.Table
+    state: GroupingState
+    late: pa.Table
+    expired: pa.Table
+
+    @property
+    def ready_executions(self) -> list[ExecutionId]:
+        """The executions in ``ready``, in output order."""
+        return [eid for eid, _ in iter_execution_slices(self.ready)]
+
+
+def split_ready(
+    state: GroupingState | None,
+    new_events: pa.Table,
+    *,
+    as_of: datetime,
+    settle: timedelta,
+    max_pending_age: timedelta = timedelta(days=7),
+    remember: timedelta = timedelta(days=7),
+) -> SplitResult:
+    """Merge ``new_events`` into the previous ``state`` and split out the executions that are complete at ``as_of``.
+
+    ``new_events`` may be any subset or superset of columns of ``EVENT_SCHEMA`` in any order; it is conformed first.
+    """
+    state = state or GroupingState.empty()
+    events = dedupe_events(pa.concat_tables([conform_events(state.pending), conform_events(new_events)]))
+    keys = _execution_keys(events)
+    emitted = _forget_old(state.emitted, as_of - remember)
+    late_mask = pc.is_in(keys, value_set=_execution_keys(emitted))
+    ready_keys = _ready_keys(events, keys, as_of - settle)
+    ready_mask = pc.and_(pc.is_in(keys, value_set=ready_keys), pc.invert(late_mask))
+    rest_mask = pc.invert(pc.or_(ready_mask, late_mask))
+    expired_mask = pc.and_(rest_mask, _stale_mask(events, keys, rest_mask, as_of - max_pending_age))
+    pending_mask = pc.and_(rest_mask, pc.invert(expired_mask))
+    ready = order_events(events.filter(ready_mask))
+    newly_emitted = _emitted_rows(ready, as_of)
+    return SplitResult(
+        ready=ready,
+        state=GroupingState(
+            pending=order_events(events.filter(pending_mask)),
+            emitted=_sort_emitted(pa.concat_tables([emitted, newly_emitted])),
+        ),
+        late=order_events(events.filter(late_mask)),
+        expired=order_events(events.filter(expired_mask)),
+    )
+
+
+def conform_events(table: pa.Table) -> pa.Table:
+    """Cast a table to ``EVENT_SCHEMA`` column order and types; missing nullable columns become nulls."""
+    if table.schema.equals(EVENT_SCHEMA, check_metadata=False):
+        return table.replace_schema_metadata(EVENT_SCHEMA.metadata)
+    columns = []
+    for field in EVENT_SCHEMA:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name).cast(field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=EVENT_SCHEMA)
+
+
+def dedupe_events(events: pa.Table) -> pa.Table:
+    """Keep one row per ``event_id``: the one received first (ties: smallest ``message_id``)."""
+    if events.num_rows == 0:
+        return events
+    order = pc.sort_indices(
+        events,
+        sort_keys=[("event_id", "ascending"), ("received_at", "ascending"), ("message_id", "ascending")],
+    )
+    ids = events.column("event_id").take(order).to_numpy(zero_copy_only=False)
+    first = np.ones(len(ids), dtype=bool)
+    first[1:] = ids[1:] != ids[:-1]
+    return events.take(pc.filter(order, pa.array(first)))
+
+
+def order_events(events: pa.Table) -> pa.Table:
+    """Sort events by execution, then by event semantics (never by arrival); see the module docstring."""
+    if events.num_rows == 0:
+        return events
+    helper = events.select(
+        ["project", "domain", "execution_name", "node_id", "retry_attempt", "phase_version", "occurred_at"]
+    ).append_column("event_id", events.column("event_id"))
+    helper = helper.append_column("kind_rank", _kind_rank(events)).append_column("phase_rank", phase_ranks(events))
+    keys = ["project", "domain", "execution_name", "kind_rank", "node_id", "retry_attempt", "phase_rank"]
+    keys += ["phase_version", "occurred_at", "event_id"]
+    order = pc.sort_indices(helper, sort_keys=[(k, "ascending", "at_start") for k in keys])
+    return events.take(order)
+
+
+def phase_ranks(events: pa.Table) -> pa.Array:
+    """The rank of each row's phase within its event kind (``PHASE_ORDER``); unknown phases rank last."""
+    vocabulary = [f"{kind}{_SEP}{phase}" for kind in _KIND_ORDER for phase in PHASE_ORDER[kind]]
+    ranks = [rank for kind in _KIND_ORDER for rank in range(len(PHASE_ORDER[kind]))]
+    joined = pc.binary_join_element_wise(events.column("event_kind"), events.column("phase"), _SEP)
+    index = pc.index_in(joined, value_set=pa.array(vocabulary))
+    return pc.fill_null(pc.take(pa.array(ranks, pa.int32()), index), _UNKNOWN_RANK)
+
+
+def iter_execution_slices(events: pa.Table) -> Iterator[tuple[ExecutionId, pa.Table]]:
+    """Yield ``(execution id, its rows)`` for a table sorted by ``order_events`` (zero-copy slices)."""
+    if events.num_rows == 0:
+        return
+    keys = _execution_keys(events).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    bounds = [*starts.tolist(), len(keys)]
+    for start, end in itertools.pairwise(bounds):
+        project, domain, name = str(keys[start]).split(_SEP)
+        yield ExecutionId(project, domain, name), events.slice(start, end - start)
+
+
+# ---- helpers --------------------------------------------------------------------------------------------------------
+
+
+def _execution_keys(table: pa.Table) -> pa.Array:
+    joined = pc.binary_join_element_wise(
+        table.column("project"), table.column("domain"), table.column("execution_name"), _SEP
+    )
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+def _kind_rank(events: pa.Table) -> pa.Array:
+    index = pc.index_in(events.column("event_kind"), value_set=pa.array(list(_KIND_ORDER)))
+    return pc.fill_null(index, len(_KIND_ORDER))
+
+
+def _ready_keys(events: pa.Table, keys: pa.Array, settled_before: datetime) -> pa.Array:
+    terminal = pc.and_(
+        pc.equal(events.column("event_kind"), "workflow"),
+        pc.is_in(events.column("phase"), value_set=pa.array(sorted(TERMINAL_WORKFLOW_PHASES))),
+    )
+    settled = pc.less_equal(events.column("received_at"), pa.scalar(settled_before, _TS))
+    return pc.unique(pc.filter(keys, pc.and_(terminal, settled)))
+
+
+def _stale_mask(events: pa.Table, keys: pa.Array, candidates: pa.Array, stale_before: datetime) -> pa.Array:
+    """Rows whose execution's newest received event (among candidates) is older than ``stale_before``."""
+    table = pa.table({"key": keys, "received_at": events.column("received_at")}).filter(candidates)
+    if table.num_rows == 0:
+        return pa.array(np.zeros(events.num_rows, dtype=bool))
+    newest = table.group_by("key").aggregate([("received_at", "max")])
+    stale = newest.filter(pc.less(newest.column("received_at_max"), pa.scalar(stale_before, _TS)))
+    return pc.is_in(keys, value_set=stale.column("key"))
+
+
+def _forget_old(emitted: pa.Table, forget_before: datetime) -> pa.Table:
+    emitted = emitted.cast(EMITTED_SCHEMA)
+    return emitted.filter(pc.greater_equal(emitted.column("emitted_as_of"), pa.scalar(forget_before, _TS)))
+
+
+def _emitted_rows(ready: pa.Table, as_of: datetime) -> pa.Table:
+    unique = pc.unique(_execution_keys(ready)).to_pylist()
+    parts = [str(k).split(_SEP) for k in unique]
+    return pa.table(
+        {
+            "project": [p[0] for p in parts],
+            "domain": [p[1] for p in parts],
+            "execution_name": [p[2] for p in parts],
+            "emitted_as_of": [as_of] * len(parts),
+        },
+        schema=EMITTED_SCHEMA,
+    )
+
+
+def _sort_emitted(emitted: pa.Table) -> pa.Table:
+    """One row per execution (the latest emission), sorted, so the persisted state is deterministic."""
+    if emitted.num_rows == 0:
+        return emitted
+    keys = _execution_keys(emitted)
+    latest = (
+        pa.table({"key": keys, "emitted_as_of": emitted.column("emitted_as_of")})
+        .group_by("key")
+        .aggregate([("emitted_as_of", "max")])
+    )
+    parts = [str(k).split(_SEP) for k in latest.column("key").to_pylist()]
+    table = pa.table(
+        {
+            "project": [p[0] for p in parts],
+            "domain": [p[1] for p in parts],
+            "execution_name": [p[2] for p in parts],
+            "emitted_as_of": latest.column("emitted_as_of_max"),
+        },
+        schema=EMITTED_SCHEMA,
+    )
+    return table.sort_by([("project", "ascending"), ("domain", "ascending"), ("execution_name", "ascending")])

@@ -1,0 +1,390 @@
+"""Turn ready event rows into ``lineage_model.Execution`` objects: datasets, data edges and jobs.
+
+Entry point: ``resolve_executions(ready_events, reader, read_buckets=..., link_events=...)``, pure apart from the
+injected ``ObjectReader`` (each URI read once per call, all executions batched per phase).
+
+Dataset identity (DESIGN.md section 5). A dataset is keyed by its URI inside an execution. Its *producers* are the
+successful, non start/end nodes whose output LiteralMap contains that URI. The *naming producer* is the innermost
+producer that ran a task: a ``task`` node before an ``array`` node before a ``dynamic`` node (a dynamic or
+subworkflow node re-exports its children's outputs, so the child named it), ties broken by node id. With one, the
+dataset is ``flyte`` + ``P.D.<task name>.<variable path>``; without one (workflow inputs, data from a launch-plan
+child or from outside), it is ``<scheme>`` (``s3``) + ``<bucket>/<key>``. A cache hit's LiteralMap points at the
+original run's data, and naming by task and output variable makes it the same logical dataset as the original.
+When a task runs in several nodes, their outputs share one logical dataset; its ``uri`` is the one written by the
+lowest node id (the other locations stay visible per node only through the LiteralMaps).
+
+Edges come only from data actually passed, never from event order: when node B's inputs contain a URI produced by
+node A, A is upstream of B. Producers that are B itself or B's ancestors are ignored; producers in B's own scope
+(same ``parent_node_id`` and ``retry_group``) are preferred (a node after a subworkflow depends on the subworkflow
+node, not on its inner task); otherwise the naming producer is used. Limits: values that are not datasets
+(integers, strings) create no edges, so two nodes that only pass scalars look independent; datasets hidden in
+dataclasses (msgpack) are invisible; a node that reads data by a hard-coded path has no recorded input.
+
+Jobs (one per task name that ran in a task, dynamic or array node) aggregate the *successful* nodes of that task:
+inputs are their input datasets, outputs the datasets they named, upstream tasks the naming tasks of their inputs.
+A task whose nodes all failed still gets a job (so run history has a template), with no inputs or outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+from flyteidl.core import types_pb2
+
+from flytelineage.domain.execution_graph import ExecutionGraph, build_graph, parent_links
+from flytelineage.domain.execution_grouping import iter_execution_slices
+from flytelineage.domain.lineage_model import (
+    Dataset,
+    DatasetUse,
+    Execution,
+    ExecutionId,
+    Job,
+    NodeRun,
+    TaskRef,
+)
+from flytelineage.domain.literal_datasets import (
+    FooterOutcome,
+    FoundDataset,
+    LiteralRef,
+    ObjectReader,
+    ReadOutcome,
+    find_datasets,
+    read_footer_schemas,
+    read_literal_maps,
+)
+
+_TASK_KINDS = ("task", "array", "dynamic")
+_NOT_PRODUCERS = frozenset({"start", "end"})
+
+
+def resolve_executions(
+    ready_events: pa.Table,
+    reader: ObjectReader,
+    *,
+    read_buckets: Sequence[str] = (),
+    link_events: pa.Table | None = None,
+) -> list[Execution]:
+    """Build every execution in ``ready_events`` (output of ``split_ready``), sorted by execution id.
+
+    ``link_events`` (for example the still-pending events) is searched, with ``ready_events``, for the parent of
+    launch-plan child executions.
+    """
+    graphs = [build_graph(eid, rows.to_pylist()) for eid, rows in iter_execution_slices(ready_events)]
+    declared = _declared_types(graphs)
+    maps = read_literal_maps(_all_refs(graphs), reader, read_buckets=read_buckets)
+    found = {uri: find_datasets(m, declared.get(uri)) for uri, m in maps.maps.items()}
+    footers = read_footer_schemas(
+        (d for datasets in found.values() for d in datasets), reader, read_buckets=read_buckets
+    )
+    tables = [ready_events] if link_events is None else [ready_events, link_events]
+    links = parent_links(pa.concat_tables(tables, promote_options="permissive"))
+    executions = [assemble_execution(g, maps, footers, links) for g in graphs]
+    return sorted(executions, key=lambda e: e.id)
+
+
+def _all_refs(graphs: Iterable[ExecutionGraph]) -> list[LiteralRef]:
+    refs: list[LiteralRef] = []
+    for graph in graphs:
+        refs.extend(r for r in (graph.inputs, graph.outputs) if r is not None)
+        for data in graph.node_data.values():
+            refs.extend(r for r in (data.inputs, data.outputs) if r is not None)
+    return refs
+
+
+def _declared_types(graphs: Iterable[ExecutionGraph]) -> dict[str, Mapping[str, types_pb2.LiteralType]]:
+    """LiteralMap uri -> the declared variable types of the node side it belongs to (cloudEvents v2 only)."""
+    declared: dict[str, Mapping[str, types_pb2.LiteralType]] = {}
+    for graph in graphs:
+        if graph.outputs is not None and graph.output_types:
+            declared[graph.outputs.uri] = graph.output_types
+        for data in graph.node_data.values():
+            if data.inputs is not None and data.input_types:
+                declared[data.inputs.uri] = data.input_types
+            if data.outputs is not None and data.output_types:
+                declared[data.outputs.uri] = data.output_types
+    return declared
+
+
+@dataclass(frozen=True)
+class _Side:
+    """The datasets of one LiteralMap of one node (or of the workflow), with their schemas applied."""
+
+    ref: LiteralRef | None
+    datasets: tuple[FoundDataset, ...]
+
+
+def assemble_execution(
+    graph: ExecutionGraph,
+    maps: ReadOutcome,
+    footers: FooterOutcome,
+    links: Mapping[ExecutionId, tuple[ExecutionId, str]],
+) -> Execution:
+    """One ``Execution`` from its graph and the batch-wide read results."""
+    problems = set(graph.problems)
+    sides_in: dict[str, _Side] = {}
+    sides_out: dict[str, _Side] = {}
+    for node in graph.nodes:
+        data = graph.node_data[node.node_id]
+        sides_in[node.node_id] = _side(data.inputs, data.input_types, maps, footers, problems)
+        sides_out[node.node_id] = _side(data.outputs, data.output_types, maps, footers, problems)
+    wf_in = _side(graph.inputs, {}, maps, footers, problems)
+    wf_out = _side(graph.outputs, graph.output_types, maps, footers, problems)
+    by_id = {n.node_id: n for n in graph.nodes}
+    producers = _producers(graph.nodes, sides_out)
+    datasets = _name_datasets(graph.id, by_id, producers, sides_in, sides_out, wf_in, wf_out)
+    nodes = tuple(
+        _with_edges(n, sides_in[n.node_id], sides_out[n.node_id], datasets, producers, by_id) for n in graph.nodes
+    )
+    parent = links.get(graph.id)
+    return Execution(
+        id=graph.id,
+        workflow_name=workflow_name(graph.launch_plan_name, [n.task for n in nodes if n.task], problems),
+        phase=graph.phase,
+        started_at=graph.started_at,
+        ended_at=graph.ended_at,
+        launch_plan_name=graph.launch_plan_name,
+        launch_plan_version=graph.launch_plan_version,
+        parent_execution=parent[0] if parent else None,
+        parent_node_id=parent[1] if parent else None,
+        error_code=graph.error_code,
+        error_message=graph.error_message,
+        inputs=_uses(wf_in, datasets),
+        outputs=_uses(wf_out, datasets),
+        nodes=nodes,
+        jobs=build_jobs(nodes, {d.uri_key: d.dataset for d in datasets.values()}),
+        datasets=tuple(sorted({d.dataset.key: d.dataset for d in datasets.values()}.values())),
+        problems=tuple(sorted(problems)),
+    )
+
+
+def _side(
+    ref: LiteralRef | None,
+    declared: Mapping[str, types_pb2.LiteralType],
+    maps: ReadOutcome,
+    footers: FooterOutcome,
+    problems: set[str],
+) -> _Side:
+    if ref is None:
+        return _Side(None, ())
+    if ref.uri in maps.problems:
+        problems.add(maps.problems[ref.uri])
+    literal_map = maps.maps.get(ref.uri)
+    if literal_map is None:
+        return _Side(ref, ())
+    found = find_datasets(literal_map, declared)
+    resolved = []
+    for dataset in found:
+        if dataset.uri in footers.fields and not dataset.fields:
+            dataset = replace(dataset, fields=footers.fields[dataset.uri], schema_source="parquet_footer")
+        elif dataset.uri in footers.problems:
+            problems.add(footers.problems[dataset.uri])
+        resolved.append(dataset)
+    return _Side(ref, tuple(resolved))
+
+
+# ---- naming ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A dataset URI and the logical dataset it belongs to."""
+
+    uri_key: str
+    dataset: Dataset
+
+
+def _producers(nodes: Sequence[NodeRun], sides_out: Mapping[str, _Side]) -> dict[str, list[tuple[NodeRun, str]]]:
+    """Dataset uri -> [(producing node, output variable path)], only successful non start/end nodes."""
+    producers: dict[str, list[tuple[NodeRun, str]]] = {}
+    for node in nodes:
+        if node.result != "SUCCESS" or node.kind in _NOT_PRODUCERS:
+            continue
+        for dataset in sides_out[node.node_id].datasets:
+            producers.setdefault(dataset.uri, []).append((node, dataset.variable))
+    return producers
+
+
+def _naming_producer(candidates: Sequence[tuple[NodeRun, str]]) -> tuple[NodeRun, str] | None:
+    eligible = [(n, v) for n, v in candidates if n.task is not None and n.kind in _TASK_KINDS]
+    if not eligible:
+        return None
+    return min(eligible, key=lambda nv: (_TASK_KINDS.index(nv[0].kind), nv[0].node_id, nv[1]))
+
+
+def _name_datasets(
+    execution_id: ExecutionId,
+    by_id: Mapping[str, NodeRun],
+    producers: Mapping[str, list[tuple[NodeRun, str]]],
+    sides_in: Mapping[str, _Side],
+    sides_out: Mapping[str, _Side],
+    wf_in: _Side,
+    wf_out: _Side,
+) -> dict[str, _Named]:
+    """Every dataset URI of the execution -> its logical dataset (see the module docstring)."""
+    found: dict[str, list[FoundDataset]] = {}
+    for side in [*sides_in.values(), *sides_out.values(), wf_in, wf_out]:
+        for dataset in side.datasets:
+            found.setdefault(dataset.uri, []).append(dataset)
+    named: dict[str, _Named] = {}
+    for uri in sorted(found):
+        named[uri] = _Named(uri, _dataset_for(execution_id, uri, found[uri], producers.get(uri, [])))
+    return _merge_same_key(named, producers)
+
+
+def _dataset_for(
+    execution_id: ExecutionId, uri: str, seen: Sequence[FoundDataset], producers: Sequence[tuple[NodeRun, str]]
+) -> Dataset:
+    with_fields = [d for d in seen if d.fields]
+    best = min(with_fields or seen, key=lambda d: (d.schema_source != "literal_type", d.variable))
+    producer = _naming_producer(producers)
+    common: dict[str, Any] = {
+        "uri": uri,
+        "kind": best.kind,
+        "format": best.format,
+        "fields": best.fields,
+        "schema_source": best.schema_source,
+        "project": execution_id.project,
+        "domain": execution_id.domain,
+    }
+    if producer is not None:
+        node, variable = producer
+        assert node.task is not None
+        name = f"{execution_id.project}.{execution_id.domain}.{node.task.name}.{variable}"
+        return Dataset(platform="flyte", name=name, producer_task=node.task.name, output_name=variable, **common)
+    parts = urlsplit(uri)
+    location = f"{parts.netloc}{parts.path}".rstrip("/")
+    return Dataset(platform=parts.scheme or "file", name=location, **common)
+
+
+def _merge_same_key(named: dict[str, _Named], producers: Mapping[str, list[tuple[NodeRun, str]]]) -> dict[str, _Named]:
+    """One ``Dataset`` per logical key: location from the lowest producing node id, first schema found."""
+    by_key: dict[str, list[_Named]] = {}
+    for item in named.values():
+        by_key.setdefault(item.dataset.key, []).append(item)
+    merged: dict[str, _Named] = {}
+    for items in by_key.values():
+        items.sort(key=lambda i: (min((n.node_id for n, _ in producers.get(i.uri_key, [])), default=""), i.uri_key))
+        chosen = items[0].dataset
+        if not chosen.fields:
+            donor = next((i.dataset for i in items if i.dataset.fields), None)
+            if donor is not None:
+                chosen = replace(chosen, fields=donor.fields, schema_source=donor.schema_source)
+        for item in items:
+            merged[item.uri_key] = _Named(item.uri_key, chosen)
+    return merged
+
+
+def _uses(side: _Side, datasets: Mapping[str, _Named]) -> tuple[DatasetUse, ...]:
+    return tuple(sorted({DatasetUse(d.variable, datasets[d.uri].dataset.key) for d in side.datasets}))
+
+
+# ---- edges ----------------------------------------------------------------------------------------------------------
+
+
+def _with_edges(
+    node: NodeRun,
+    side_in: _Side,
+    side_out: _Side,
+    datasets: Mapping[str, _Named],
+    producers: Mapping[str, list[tuple[NodeRun, str]]],
+    by_id: Mapping[str, NodeRun],
+) -> NodeRun:
+    excluded = {node.node_id, *_ancestors(node, by_id)}
+    upstream: set[str] = set()
+    for dataset in side_in.datasets:
+        candidates = [(n, v) for n, v in producers.get(dataset.uri, []) if n.node_id not in excluded]
+        same_scope = [
+            n for n, _ in candidates if (n.parent_node_id, n.retry_group) == (node.parent_node_id, node.retry_group)
+        ]
+        if same_scope:
+            upstream.update(n.node_id for n in same_scope)
+            continue
+        named = _naming_producer(candidates)
+        if named is not None:
+            upstream.add(named[0].node_id)
+        else:
+            upstream.update(n.node_id for n, _ in candidates)
+    return replace(
+        node,
+        inputs=_uses(side_in, datasets),
+        outputs=_uses(side_out, datasets),
+        upstream_node_ids=tuple(sorted(upstream)),
+    )
+
+
+def _ancestors(node: NodeRun, by_id: Mapping[str, NodeRun]) -> list[str]:
+    ancestors: list[str] = []
+    parent = node.parent_node_id
+    while parent and parent not in ancestors:
+        ancestors.append(parent)
+        parent = by_id[parent].parent_node_id if parent in by_id else None
+    return ancestors
+
+
+# ---- jobs and workflow name -----------------------------------------------------------------------------------------
+
+
+def build_jobs(nodes: Sequence[NodeRun], datasets_by_uri: Mapping[str, Dataset]) -> tuple[Job, ...]:
+    """One job per task name (see the module docstring), sorted by task name."""
+    keyed = {d.key: d for d in datasets_by_uri.values()}
+    by_task: dict[str, list[NodeRun]] = {}
+    for node in nodes:
+        if node.task is not None and node.kind in _TASK_KINDS:
+            by_task.setdefault(node.task.name, []).append(node)
+    jobs = []
+    for name in sorted(by_task):
+        runs = sorted(by_task[name], key=lambda n: n.node_id)
+        ok = [n for n in runs if n.result == "SUCCESS"]
+        inputs = {u.dataset_key for n in ok for u in n.inputs}
+        outputs = {u.dataset_key for n in ok for u in n.outputs if keyed[u.dataset_key].producer_task == name}
+        upstream = {keyed[k].producer_task for k in inputs if keyed[k].producer_task not in (None, name)}
+        task = runs[0].task
+        assert task is not None
+        jobs.append(
+            Job(
+                task=_job_task(task, runs),
+                inputs=tuple(sorted(inputs)),
+                outputs=tuple(sorted(outputs)),
+                upstream_tasks=tuple(sorted(str(u) for u in upstream)),
+                node_ids=tuple(n.node_id for n in runs),
+            )
+        )
+    return tuple(jobs)
+
+
+def _job_task(task: TaskRef, runs: Sequence[NodeRun]) -> TaskRef:
+    """The first node's task identity, with a task type from any node that reported one."""
+    if task.task_type:
+        return task
+    task_type = next((n.task.task_type for n in runs if n.task and n.task.task_type), "")
+    return replace(task, task_type=task_type)
+
+
+def workflow_name(launch_plan_name: str | None, tasks: Iterable[TaskRef], problems: set[str]) -> str:
+    """The launch plan name when known, else the longest common dotted prefix of the tasks' module paths.
+
+    When the tasks share no prefix, the smallest module path is used and a problem says the name is a guess.
+    """
+    if launch_plan_name:
+        return launch_plan_name
+    modules = sorted({t.name.rsplit(".", 1)[0] if "." in t.name else "" for t in tasks})
+    if not modules:
+        problems.add("workflow name unknown: no launch plan and no task in the events")
+        return ""
+    parts = [m.split(".") if m else [] for m in modules]
+    common: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    if common:
+        return ".".join(common)
+    problems.add(f"workflow name guessed: tasks share no module prefix ({', '.join(modules)})")
+    return modules[0] or sorted(t.name for t in tasks)[0]
+
+
+__all__ = ["assemble_execution", "build_jobs", "resolve_executions", "workflow_name"]

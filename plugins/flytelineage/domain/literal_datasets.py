@@ -1,0 +1,371 @@
+"""Find the datasets inside Flyte LiteralMaps and resolve their schemas, with all I/O injected.
+
+What counts as a dataset (flyte-events.md section 4): structured datasets (``kind=structured_dataset``, ``uri`` a
+directory), legacy schemas (``schema``, a directory of Parquet parts), single-file blobs (``blob``) and multipart
+blobs (``multipart_blob``, a directory), at any depth inside collections and maps, and behind offloaded literals
+(``Literal.offloaded_metadata.uri`` holds a serialized ``core.Literal``). A dataset's variable path is the variable
+name, then ``.<index>`` per collection level and ``.<key>`` per map level. Datasets inside dataclasses
+(``scalar.binary`` msgpack) are opaque and not found.
+
+Reading happens in phases, each asking the ``ObjectReader`` once with the full set of URIs of all executions, so the
+implementation can read concurrently and every URI is read at most once per run:
+
+1. ``read_objects``: the LiteralMaps (``inputs.pb``/``outputs.pb``); inline maps from event payloads need no read;
+2. ``read_objects``: the offloaded literals found in them (repeated while new ones appear, bounded depth);
+3. ``list_files``: the directories of datasets without annotated columns whose format is Parquet (or unknown);
+4. ``read_tails``: the last ``TAIL_BYTES`` of the first data file of each (sorted order), then once more for the
+   footers that did not fit.
+
+``read_buckets`` (an allowlist of bucket names, empty = any) is enforced here, before the reader is asked. Every
+refused, missing or corrupt object becomes a problem string attached to the URI; nothing raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+from flyteidl.core import literals_pb2, types_pb2
+from google.protobuf.message import DecodeError as ProtoDecodeError
+
+from flytelineage.domain.arrow_schema_fields import (
+    NeedMoreBytes,
+    fields_from_arrow_schema,
+    fields_from_literal_type,
+    fields_from_schema_type,
+    fields_from_structured_dataset_type,
+    first_data_file,
+    parse_parquet_tail,
+)
+from flytelineage.domain.lineage_model import SchemaField
+from flytelineage.errors import DatasetReadError
+
+TAIL_BYTES = 64 * 1024
+_ReadFn = Callable[[Sequence[str]], Mapping[str, bytes | Exception]]
+MAX_OFFLOAD_DEPTH = 4
+_FOOTER_FORMATS = frozenset({"parquet", ""})
+
+
+class ObjectReader(Protocol):
+    """Read access to blob storage, implemented by the operator (S3) and by ``InMemoryObjectReader`` (tests).
+
+    Each method receives the full, deduplicated set of URIs of one phase and returns one entry per URI: the
+    value, or the exception that prevented reading it (missing object, access denied...). It must not raise for a
+    single bad URI.
+    """
+
+    def read_objects(self, uris: Sequence[str]) -> Mapping[str, bytes | Exception]:
+        """Whole objects (LiteralMaps, offloaded literals: small)."""
+        ...
+
+    def list_files(self, dir_uris: Sequence[str]) -> Mapping[str, Sequence[str] | Exception]:
+        """The file URIs under each directory prefix (recursively), in any order."""
+        ...
+
+    def read_tails(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, bytes | Exception]:
+        """The last ``nbytes`` of each file (the whole file when it is shorter)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FoundDataset:
+    """One dataset literal found in a LiteralMap, before naming (naming needs the execution graph)."""
+
+    variable: str
+    kind: str
+    uri: str
+    format: str = ""
+    fields: tuple[SchemaField, ...] = ()
+    schema_source: str = "none"
+
+
+@dataclass(frozen=True)
+class LiteralRef:
+    """Where a LiteralMap is: an object ``uri``, or inline ``data`` (serialized LiteralMap from an event payload).
+
+    Inline maps get a synthetic ``inline://<event_id>/<inputs|outputs>`` uri so they are keyed like the others.
+    """
+
+    uri: str
+    data: bytes | None = None
+
+
+@dataclass
+class ReadOutcome:
+    """Parsed LiteralMaps by ref uri, and the problems met while reading them or their datasets, by uri."""
+
+    maps: dict[str, literals_pb2.LiteralMap] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def bucket_of(uri: str) -> str:
+    """The bucket (network location) of an object URI, e.g. ``s3://b/k`` -> ``b``; empty for local paths."""
+    return urlsplit(uri).netloc
+
+
+def is_allowed(uri: str, read_buckets: Iterable[str]) -> bool:
+    """True when ``read_buckets`` is empty or names the URI's bucket."""
+    allowed = frozenset(read_buckets)
+    return not allowed or bucket_of(uri) in allowed
+
+
+def read_literal_maps(
+    refs: Iterable[LiteralRef], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
+) -> ReadOutcome:
+    """Read and parse every LiteralMap in ``refs`` and replace offloaded literals by their content."""
+    outcome = ReadOutcome()
+    unique = {ref.uri: ref for ref in refs}
+    raw: dict[str, bytes] = {uri: ref.data for uri, ref in unique.items() if ref.data is not None}
+    to_read = sorted(uri for uri, ref in unique.items() if ref.data is None)
+    raw.update(_read_allowed(to_read, reader.read_objects, read_buckets, outcome.problems, "LiteralMap"))
+    for uri in sorted(raw):
+        try:
+            outcome.maps[uri] = literals_pb2.LiteralMap.FromString(raw[uri])
+        except ProtoDecodeError as exc:
+            outcome.problems[uri] = f"corrupt LiteralMap {uri}: {exc}"
+    _inline_offloaded(outcome, reader, read_buckets)
+    return outcome
+
+
+def _read_allowed(
+    uris: Sequence[str],
+    read: _ReadFn,
+    read_buckets: Sequence[str],
+    problems: dict[str, str],
+    what: str,
+) -> dict[str, bytes]:
+    """Ask ``read`` (a reader method) for the allowed URIs; record refusals and failures as problems."""
+    allowed = [u for u in uris if is_allowed(u, read_buckets)]
+    for uri in uris:
+        if uri not in allowed:
+            problems[uri] = f"{what} {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
+    if not allowed:
+        return {}
+    results = read(allowed)
+    found: dict[str, bytes] = {}
+    for uri in allowed:
+        value = results.get(uri, DatasetReadError("reader returned nothing"))
+        if isinstance(value, Exception):
+            problems[uri] = f"{what} {uri} could not be read: {value}"
+        else:
+            found[uri] = value
+    return found
+
+
+def _inline_offloaded(outcome: ReadOutcome, reader: ObjectReader, read_buckets: Sequence[str]) -> None:
+    """Replace offloaded literals in place, reading all pending offloaded URIs of one depth at a time."""
+    for _ in range(MAX_OFFLOAD_DEPTH):
+        pending = sorted({lit.offloaded_metadata.uri for m in outcome.maps.values() for lit in _offloaded(m)})
+        if not pending:
+            return
+        contents = _read_allowed(pending, reader.read_objects, read_buckets, outcome.problems, "offloaded literal")
+        parsed: dict[str, literals_pb2.Literal] = {}
+        for uri, data in contents.items():
+            try:
+                parsed[uri] = literals_pb2.Literal.FromString(data)
+            except ProtoDecodeError as exc:
+                outcome.problems[uri] = f"corrupt offloaded literal {uri}: {exc}"
+        for map_uri, literal_map in outcome.maps.items():
+            for lit in _offloaded(literal_map):
+                uri = lit.offloaded_metadata.uri
+                if uri in parsed:
+                    lit.CopyFrom(parsed[uri])
+                else:
+                    # unreadable: report it against the map that referenced it, and stop following it
+                    outcome.problems.setdefault(map_uri, outcome.problems.get(uri, f"offloaded literal {uri} lost"))
+                    lit.ClearField("offloaded_metadata")
+    for literal_map in outcome.maps.values():
+        for lit in _offloaded(literal_map):
+            lit.ClearField("offloaded_metadata")
+
+
+def _offloaded(literal_map: literals_pb2.LiteralMap) -> list[literals_pb2.Literal]:
+    found: list[literals_pb2.Literal] = []
+    stack = list(literal_map.literals.values())
+    while stack:
+        lit = stack.pop()
+        which = lit.WhichOneof("value")
+        if which == "offloaded_metadata":
+            found.append(lit)
+        elif which == "collection":
+            stack.extend(lit.collection.literals)
+        elif which == "map":
+            stack.extend(lit.map.literals.values())
+    return found
+
+
+# ---- finding datasets -----------------------------------------------------------------------------------------------
+
+
+def find_datasets(
+    literal_map: literals_pb2.LiteralMap,
+    interface: Mapping[str, types_pb2.LiteralType] | None = None,
+) -> list[FoundDataset]:
+    """All datasets in a LiteralMap, sorted by variable path.
+
+    ``interface`` (variable -> declared ``LiteralType``, from cloudEvents v2 ``output_interface``) supplies columns
+    when the literal itself carries none.
+    """
+    found: list[FoundDataset] = []
+    for name in sorted(literal_map.literals):
+        declared = (interface or {}).get(name)
+        _walk(name, literal_map.literals[name], declared, found)
+    return sorted(found, key=lambda d: (d.variable, d.uri))
+
+
+def _walk(
+    path: str, lit: literals_pb2.Literal, declared: types_pb2.LiteralType | None, found: list[FoundDataset]
+) -> None:
+    which = lit.WhichOneof("value")
+    if which == "collection":
+        item_type = declared.collection_type if declared is not None and declared.HasField("collection_type") else None
+        for index, item in enumerate(lit.collection.literals):
+            _walk(f"{path}.{index}", item, item_type, found)
+    elif which == "map":
+        value_type = declared.map_value_type if declared is not None and declared.HasField("map_value_type") else None
+        for key in sorted(lit.map.literals):
+            _walk(f"{path}.{key}", lit.map.literals[key], value_type, found)
+    elif which == "scalar":
+        dataset = _scalar_dataset(path, lit.scalar, declared)
+        if dataset is not None:
+            found.append(dataset)
+
+
+def _scalar_dataset(
+    path: str, scalar: literals_pb2.Scalar, declared: types_pb2.LiteralType | None
+) -> FoundDataset | None:
+    which = scalar.WhichOneof("value")
+    if which == "structured_dataset":
+        sd = scalar.structured_dataset
+        sd_type = sd.metadata.structured_dataset_type
+        fields = fields_from_structured_dataset_type(sd_type)
+        fmt = sd_type.format
+        return _with_declared(FoundDataset(path, "structured_dataset", sd.uri, fmt, fields), declared)
+    if which == "schema":
+        fields = fields_from_schema_type(scalar.schema.type)
+        return _with_declared(FoundDataset(path, "schema", scalar.schema.uri, "parquet", fields), declared)
+    if which == "blob":
+        blob = scalar.blob
+        multipart = blob.metadata.type.dimensionality == types_pb2.BlobType.MULTIPART
+        kind = "multipart_blob" if multipart else "blob"
+        return FoundDataset(path, kind, blob.uri, blob.metadata.type.format)
+    return None
+
+
+def _with_declared(dataset: FoundDataset, declared: types_pb2.LiteralType | None) -> FoundDataset:
+    if dataset.fields:
+        return _replace(dataset, schema_source="literal_type")
+    declared_fields = fields_from_literal_type(declared) if declared is not None else ()
+    if declared_fields:
+        return _replace(dataset, fields=declared_fields, schema_source="literal_type")
+    return dataset
+
+
+def _replace(dataset: FoundDataset, **changes: object) -> FoundDataset:
+    return replace(dataset, **changes)  # type: ignore[arg-type]
+
+
+# ---- schemas from Parquet footers -----------------------------------------------------------------------------------
+
+
+def needs_footer(dataset: FoundDataset) -> bool:
+    """True when the dataset has no columns yet and its data is (or may be) Parquet."""
+    if dataset.fields or not dataset.uri:
+        return False
+    if dataset.kind in ("structured_dataset", "schema", "multipart_blob"):
+        return dataset.format.lower() in _FOOTER_FORMATS
+    return dataset.kind == "blob" and dataset.format.lower() == "parquet"
+
+
+@dataclass
+class FooterOutcome:
+    """Schemas by dataset uri, and problems by dataset uri."""
+
+    fields: dict[str, tuple[SchemaField, ...]] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def read_footer_schemas(
+    datasets: Iterable[FoundDataset], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
+) -> FooterOutcome:
+    """Schemas from the Parquet footers of the datasets that need one (``needs_footer``), keyed by dataset uri."""
+    outcome = FooterOutcome()
+    wanted = {d.uri: d for d in datasets if needs_footer(d)}
+    files = _data_files(wanted, reader, read_buckets, outcome.problems)
+    schemas = _footer_schemas(sorted(set(files.values())), reader, read_buckets, outcome.problems)
+    for dataset_uri, file_uri in files.items():
+        schema = schemas.get(file_uri)
+        if schema is not None:
+            outcome.fields[dataset_uri] = fields_from_arrow_schema(schema)
+        elif file_uri in outcome.problems:
+            outcome.problems[dataset_uri] = outcome.problems[file_uri]
+    return outcome
+
+
+def _footer_schemas(
+    file_uris: Sequence[str], reader: ObjectReader, read_buckets: Sequence[str], problems: dict[str, str]
+) -> dict[str, pa.Schema]:
+    """Read ``TAIL_BYTES`` of every file, then once more (per needed size) for footers that did not fit."""
+    schemas: dict[str, pa.Schema] = {}
+    retry: dict[str, int] = {}
+    tails = _read_allowed(file_uris, _tail_reader(reader, TAIL_BYTES), read_buckets, problems, "Parquet file")
+    for file_uri, tail in tails.items():
+        parsed = _parse_or_problem(file_uri, tail, len(tail) < TAIL_BYTES, problems)
+        if isinstance(parsed, NeedMoreBytes):
+            retry[file_uri] = parsed.nbytes
+        elif parsed is not None:
+            schemas[file_uri] = parsed
+    for nbytes in sorted(set(retry.values())):
+        uris = sorted(u for u, n in retry.items() if n == nbytes)
+        longer = _read_allowed(uris, _tail_reader(reader, nbytes), read_buckets, problems, "Parquet file")
+        for file_uri, tail in longer.items():
+            parsed = _parse_or_problem(file_uri, tail, True, problems)
+            if isinstance(parsed, pa.Schema):
+                schemas[file_uri] = parsed
+            elif isinstance(parsed, NeedMoreBytes):
+                problems[file_uri] = f"Parquet file {file_uri}: footer still incomplete after reading {nbytes} bytes"
+    return schemas
+
+
+def _tail_reader(reader: ObjectReader, nbytes: int) -> _ReadFn:
+    def read(uris: Sequence[str]) -> Mapping[str, bytes | Exception]:
+        return reader.read_tails(uris, nbytes)
+
+    return read
+
+
+def _data_files(
+    wanted: Mapping[str, FoundDataset], reader: ObjectReader, read_buckets: Sequence[str], problems: dict[str, str]
+) -> dict[str, str]:
+    """Dataset uri -> the file whose footer is read (single-file blobs are their own file)."""
+    files = {uri: uri for uri, d in wanted.items() if d.kind == "blob"}
+    dirs = sorted(uri for uri, d in wanted.items() if d.kind != "blob")
+    allowed = [u for u in dirs if is_allowed(u, read_buckets)]
+    for uri in dirs:
+        if uri not in allowed:
+            problems[uri] = f"dataset {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
+    listing = reader.list_files(allowed) if allowed else {}
+    for uri in allowed:
+        value = listing.get(uri, DatasetReadError("reader returned nothing"))
+        if isinstance(value, Exception):
+            problems[uri] = f"dataset {uri} could not be listed: {value}"
+            continue
+        first = first_data_file(value)
+        if first is None:
+            problems[uri] = f"dataset {uri} has no data files"
+        else:
+            files[uri] = first
+    return files
+
+
+def _parse_or_problem(
+    file_uri: str, tail: bytes, is_whole: bool, problems: dict[str, str]
+) -> pa.Schema | NeedMoreBytes | None:
+    try:
+        return parse_parquet_tail(tail, is_whole_file=is_whole)
+    except DatasetReadError as exc:
+        problems[file_uri] = f"Parquet file {file_uri}: {exc}"
+        return None

@@ -1,0 +1,220 @@
+"""``GroupExecutionsOperator``: rebuild the completed workflow executions of a data interval (``group_executions``).
+
+For the interval ``(start, end]`` it reads the event batches the drain stored with an ingest stamp in that range,
+merges them with the grouping state the previous interval left (events of executions still open, keys of executions
+already emitted), splits out the executions that are complete at ``end``, resolves their datasets (LiteralMaps and
+Parquet footers, read concurrently, each URI once) and writes:
+
+- ``executions/interval_end=<stamp>/shard-NNNNN.jsonl.gz``: the resolved executions, ``shard_size`` per shard;
+- ``state/interval_end=<stamp>/{pending,emitted}.parquet``: the state the next interval starts from;
+- ``reports/interval_end=<stamp>/{late,expired}.parquet``: events that belong to no emitted execution, kept.
+
+Every key is a function of the interval, so a retry or a backfill of the same interval overwrites with the same
+content. XCom: ``return_value`` is the list of shard keys the target tasks map over; ``summary`` holds the counts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from flytelineage.domain import storage_keys
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
+
+STATE = "state"
+EXECUTIONS = "executions"
+REPORTS = "reports"
+
+
+def interval_of(context: Context) -> tuple[datetime, datetime]:
+    """The run's data interval; a manual run without one covers the hour before its ``run_after``."""
+    from flytelineage.operators.drain_events import ingest_time_of
+
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None and end > start:
+        return start, end
+    run_end = ingest_time_of(context)
+    return run_end - timedelta(hours=1), run_end
+
+
+def _hours(start: datetime, end: datetime) -> list[datetime]:
+    """Every hour whose partition may hold a batch stamped in ``(start, end]``."""
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    out = []
+    while hour <= end:
+        out.append(hour)
+        hour += timedelta(hours=1)
+    return out
+
+
+class GroupExecutionsOperator(BaseOperator):
+    """Rebuild the completed Flyte executions of a data interval from the stored event batches.
+
+    :param bucket: bucket of the stored batches. :param prefix: their key prefix.
+    :param aws_conn_id: Amazon connection.
+    :param settle_seconds: an execution is emitted once its terminal event was received this long before the
+        interval end.
+    :param pending_max_days: events of executions with no terminal event for this long are reported as expired.
+    :param shard_size: executions per shard (each target task instance handles one shard).
+    :param read_buckets: buckets LiteralMaps and dataset footers may be read from (empty = any).
+    :param read_concurrency: concurrent S3 reads.
+    """
+
+    template_fields = (
+        "bucket",
+        "prefix",
+        "aws_conn_id",
+        "settle_seconds",
+        "pending_max_days",
+        "shard_size",
+        "read_buckets",
+        "read_concurrency",
+    )
+    ui_color = "#fdf3e8"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "flyte-lineage",
+        aws_conn_id: str | None = "aws_default",
+        settle_seconds: int = 300,
+        pending_max_days: int = 7,
+        shard_size: int = 200,
+        read_buckets: list[str] | tuple[str, ...] = (),
+        read_concurrency: int = 16,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+        self.prefix = prefix
+        self.aws_conn_id = aws_conn_id
+        self.settle_seconds = settle_seconds
+        self.pending_max_days = pending_max_days
+        self.shard_size = shard_size
+        self.read_buckets = read_buckets
+        self.read_concurrency = read_concurrency
+
+    # ---- S3 layout -----------------------------------------------------------------------------------------------
+
+    def _key(self, area: str, end: datetime, name: str) -> str:
+        return f"{self.prefix.strip('/')}/{area}/interval_end={storage_keys.stamp(end)}/{name}"
+
+    def _batch_keys(self, s3: S3BulkReaderHook, start: datetime, end: datetime) -> list[str]:
+        low, high = storage_keys.stamp(start), storage_keys.stamp(end)
+        keys: list[str] = []
+        for hour in _hours(start, end):
+            prefix = storage_keys.partition_prefix(self.prefix, storage_keys.EVENTS, hour)
+            for key in s3.list_keys(bucket_name=self.bucket, prefix=prefix) or []:
+                stamp = storage_keys.batch_stamp_of(key)
+                if stamp is not None and low < stamp <= high:
+                    keys.append(key)
+        return sorted(keys)
+
+    def _read_state(self, s3: S3BulkReaderHook, start: datetime) -> Any:
+        """The state the interval ending at ``start`` left; else the newest earlier one; else empty."""
+        from flytelineage.domain.event_table import parquet_bytes_to_table
+        from flytelineage.domain.execution_grouping import GroupingState
+
+        stamp = storage_keys.stamp(start)
+        candidates = [
+            k.split("/")[-2].removeprefix("interval_end=")
+            for k in s3.list_keys(bucket_name=self.bucket, prefix=f"{self.prefix.strip('/')}/{STATE}/") or []
+            if k.endswith("/emitted.parquet")
+        ]
+        earlier = sorted(c for c in candidates if c <= stamp)
+        if not earlier:
+            self.log.info("No grouping state before %s: starting empty", stamp)
+            return GroupingState.empty()
+        base = f"{self.prefix.strip('/')}/{STATE}/interval_end={earlier[-1]}/"
+        self.log.info("Grouping state from %s", base)
+        read = s3.read_objects(
+            [f"s3://{self.bucket}/{base}pending.parquet", f"s3://{self.bucket}/{base}emitted.parquet"]
+        )
+        tables = []
+        for uri, data in read.items():
+            if isinstance(data, Exception):
+                raise RuntimeError(f"cannot read grouping state {uri}: {data}") from data
+            tables.append(parquet_bytes_to_table(data))
+        return GroupingState(pending=tables[0], emitted=tables[1])
+
+    def _put(self, s3: S3BulkReaderHook, key: str, data: bytes) -> None:
+        s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
+
+    # ---- execute -------------------------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> list[str]:
+        """Group, resolve and persist the interval's completed executions; return the shard keys."""
+        import pyarrow as pa
+
+        from flytelineage.domain.event_table import EVENT_SCHEMA, parquet_bytes_to_table, table_to_parquet_bytes
+        from flytelineage.domain.execution_grouping import split_ready
+        from flytelineage.domain.execution_lineage import resolve_executions
+        from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
+
+        start, end = interval_of(context)
+        s3 = S3BulkReaderHook(aws_conn_id=self.aws_conn_id, concurrency=int(self.read_concurrency))
+        batch_keys = self._batch_keys(s3, start, end)
+        batches = s3.read_objects([f"s3://{self.bucket}/{k}" for k in batch_keys])
+        tables = []
+        for uri, data in batches.items():
+            if isinstance(data, Exception):
+                raise RuntimeError(f"cannot read event batch {uri}: {data}") from data
+            tables.append(parquet_bytes_to_table(data))
+        new_events = pa.concat_tables(tables, promote_options="permissive") if tables else EVENT_SCHEMA.empty_table()
+        state = self._read_state(s3, start)
+        split = split_ready(
+            state,
+            new_events,
+            as_of=end,
+            settle=timedelta(seconds=int(self.settle_seconds)),
+            max_pending_age=timedelta(days=int(self.pending_max_days)),
+        )
+        reader = S3BulkReaderHook(
+            aws_conn_id=self.aws_conn_id,
+            concurrency=int(self.read_concurrency),
+            allowed_buckets=list(self.read_buckets or ()),
+        )
+        executions = resolve_executions(
+            split.ready, reader, read_buckets=list(self.read_buckets or ()), link_events=split.state.pending
+        )
+        shard_keys = self._write_shards(s3, end, executions)
+        self._put(s3, self._key(STATE, end, "pending.parquet"), table_to_parquet_bytes(split.state.pending))
+        self._put(s3, self._key(STATE, end, "emitted.parquet"), table_to_parquet_bytes(split.state.emitted))
+        for name, table in (("late", split.late), ("expired", split.expired)):
+            if table.num_rows:
+                self.log.warning("%d %s events kept under %s/", table.num_rows, name, REPORTS)
+                self._put(s3, self._key(REPORTS, end, f"{name}.parquet"), table_to_parquet_bytes(table))
+        for execution in executions:
+            for problem in execution.problems:
+                self.log.warning("%s: %s", execution.id.key, problem)
+        summary = {
+            "interval": [start.isoformat(), end.isoformat()],
+            "batches": len(batch_keys),
+            "new_events": new_events.num_rows,
+            "executions": len(executions),
+            "pending_events": split.state.pending.num_rows,
+            "late_events": split.late.num_rows,
+            "expired_events": split.expired.num_rows,
+            "shards": shard_keys,
+        }
+        self.log.info("Grouped: %s", summary)
+        context["ti"].xcom_push(key="summary", value=summary)
+        return shard_keys
+
+    def _write_shards(self, s3: S3BulkReaderHook, end: datetime, executions: list[Any]) -> list[str]:
+        from flytelineage.domain.execution_store import executions_to_jsonl_gz
+
+        size = max(1, int(self.shard_size))
+        keys = []
+        for number, first in enumerate(range(0, len(executions), size)):
+            key = self._key(EXECUTIONS, end, f"shard-{number:05d}.jsonl.gz")
+            self._put(s3, key, executions_to_jsonl_gz(executions[first : first + size]))
+            keys.append(key)
+        return keys

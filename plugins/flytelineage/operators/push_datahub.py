@@ -1,0 +1,125 @@
+"""``PushDataHubOperator``: send the lineage of one ``executions/`` shard to DataHub (task ``push_datahub``).
+
+It reads the shard from S3, builds the DataHub proposals of every execution (``flytelineage.domain.datahub_mcps``)
+and emits them through ``DataHubEmitterHook``. Proposals are per-aspect upserts with timestamps from the events, so a
+retry or a backfill of the same interval rewrites the same metadata. Any proposal the target rejects fails the task
+after the whole batch was attempted. The returned XCom is a small dict of counts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class PushDataHubOperator(BaseOperator):
+    """Emit DataFlow, DataJob, Dataset and DataProcessInstance metadata for one shard of resolved executions.
+
+    :param shard_key: S3 key of the gzip JSON Lines shard written by ``group_executions``; empty skips the task.
+    :param bucket: bucket holding the shard.
+    :param aws_conn_id: Amazon connection used to read the shard.
+    :param datahub_conn_id: DataHub connection (``datahub-rest``, ``-kafka``, ``-file`` or ``-lite``); when it does
+        not exist, DataHub Lite at ``$AIRFLOW_HOME/datahub/lite.db``.
+    :param env: DataHub fabric of the dataset urns; its lowercase is the DataFlow cluster.
+    :param datasets_only: emit only dataset aspects (no flows, jobs or run history).
+    :param flyte_console_url: base URL of the Flyte console, to link each run to its execution page.
+    """
+
+    template_fields = (
+        "shard_key",
+        "bucket",
+        "aws_conn_id",
+        "datahub_conn_id",
+        "env",
+        "datasets_only",
+        "flyte_console_url",
+        "enabled",
+    )
+    ui_color = "#e8f0fd"
+
+    def __init__(
+        self,
+        *,
+        shard_key: str,
+        bucket: str,
+        aws_conn_id: str | None = "aws_default",
+        datahub_conn_id: str = "datahub_default",
+        env: str = "PROD",
+        datasets_only: bool = False,
+        flyte_console_url: str | None = None,
+        enabled: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.shard_key = shard_key
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+        self.datahub_conn_id = datahub_conn_id
+        self.env = env
+        self.datasets_only = datasets_only
+        self.flyte_console_url = flyte_console_url
+        self.enabled = enabled
+
+    def execute(self, context: Context) -> dict[str, int]:
+        """Emit the shard's lineage; return counts of executions, proposals and distinct entities."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from flytelineage.domain.datahub_mcps import build_mcps
+        from flytelineage.domain.execution_store import executions_from_jsonl_gz
+        from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
+
+        if not _as_bool(self.enabled):
+            raise AirflowSkipException("The datahub target is switched off (targets).")
+        if not self.shard_key:
+            raise AirflowSkipException("No executions shard for this run: nothing to push to DataHub.")
+        executions = executions_from_jsonl_gz(self._read_shard())
+        datasets_only = _as_bool(self.datasets_only)
+        mcps = [
+            mcp
+            for execution in executions
+            for mcp in build_mcps(
+                execution,
+                env=self.env or "PROD",
+                datasets_only=datasets_only,
+                flyte_console_url=self.flyte_console_url or None,
+            )
+        ]
+        hook = DataHubEmitterHook(datahub_conn_id=self.datahub_conn_id)
+        try:
+            report = hook.emit_all(mcps)
+        finally:
+            hook.close()
+        counts = {
+            "executions": len(executions),
+            "mcps": report.proposals,
+            "entities": len({mcp.entityUrn for mcp in mcps}),
+        }
+        self.log.info("Pushed %s from %s to %s", counts, self.shard_key, report.target)
+        return counts
+
+    def _read_shard(self) -> bytes:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from botocore.exceptions import ClientError
+
+        from flytelineage.errors import StorageError
+
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        try:
+            response = s3.get_object(Bucket=self.bucket, Key=self.shard_key)
+            return bytes(response["Body"].read())
+        except ClientError as e:
+            raise StorageError(
+                f"Could not read executions shard s3://{self.bucket}/{self.shard_key}: {e}. "
+                "Check that group_executions succeeded for this run and the connection can read the bucket."
+            ) from e
+
+
+def _as_bool(value: object) -> bool:
+    """A templated flag: a real boolean, or a string rendered from the Variable (``true``/``false``, any case)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)

@@ -1,0 +1,76 @@
+"""`OutputData`: what a task attempt writes to blob storage, returned as the literals of its outputs.pb.
+
+Each method creates one output value under the attempt's raw output prefix (or, for a cache hit's original run,
+under another execution's prefix), stores the data objects it points to, and returns the literal.
+"""
+
+from __future__ import annotations
+
+from flyteidl.core import literals_pb2
+
+from flytelineage.testing import flyte_literals as lit
+from flytelineage.testing import parquet_samples as samples
+from flytelineage.testing.event_timeline import ExecutionTimeline, NodeRef
+
+
+class OutputData:
+    """Factory for the output values of one task attempt (`node`, `attempt`) of `timeline`."""
+
+    def __init__(
+        self,
+        timeline: ExecutionTimeline,
+        node: NodeRef,
+        attempt: int = 0,
+        *,
+        execution_name: str | None = None,
+        raw_suffix: str = "",
+    ) -> None:
+        self.timeline = timeline
+        self.node = node
+        self.attempt = attempt
+        self.raw = timeline.raw_dir(node.node_id + raw_suffix, attempt, execution_name)
+
+    def _new_dir(self) -> str:
+        return f"{self.raw}/{self.timeline.random_hex()}"
+
+    def dataset(
+        self, shape: str = "rich", *, annotated: bool = True, files: int = 1, rows: int = 6
+    ) -> literals_pb2.Literal:
+        """A structured dataset: Parquet part files `<uri>/00000`, `<uri>/00001`, … of the given shape."""
+        uri = self._new_dir()
+        if self.timeline.with_objects:
+            for index in range(files):
+                table = samples.table_for(shape, self.timeline.data_rng, rows)
+                self.timeline.put(f"{uri}/{index:05d}", samples.parquet_bytes(table))
+        columns = samples.ANNOTATED_COLUMNS[shape] if annotated else None
+        return lit.structured_dataset_literal(uri, columns)
+
+    def legacy_schema(self, *, rows: int = 5) -> literals_pb2.Literal:
+        """A legacy `FlyteSchema[kwtypes(...)]` of the `orders` shape, one Parquet part file."""
+        uri = self._new_dir()
+        if self.timeline.with_objects:
+            table = samples.orders_table(self.timeline.data_rng, rows)
+            self.timeline.put(f"{uri}/00000", samples.parquet_bytes(table))
+        return lit.schema_literal(uri, samples.ORDERS_SCHEMA_COLUMNS)
+
+    def csv_file(self, filename: str = "readings.csv") -> literals_pb2.Literal:
+        """A `FlyteFile[csv]`: a single-part blob."""
+        uri = f"{self._new_dir()}/{filename}"
+        if self.timeline.with_objects:
+            self.timeline.put(uri, samples.csv_bytes(self.timeline.data_rng, 8))
+        return lit.blob_literal(uri, "csv", multipart=False)
+
+    def directory(self, *, files: int = 3) -> literals_pb2.Literal:
+        """A `FlyteDirectory[csv]`: a multipart blob (directory of CSV files)."""
+        uri = self._new_dir()
+        if self.timeline.with_objects:
+            for index in range(files):
+                self.timeline.put(f"{uri}/part-{index:05d}.csv", samples.csv_bytes(self.timeline.data_rng, 4))
+        return lit.blob_literal(uri, "csv", multipart=True)
+
+    def offloaded(self, key: str, literal: literals_pb2.Literal) -> literals_pb2.Literal:
+        """Offload `literal` as propeller does: the serialized `core.Literal` goes next to outputs.pb."""
+        uri = f"{self.timeline.attempt_dir(self.node, self.attempt)}/{key}_offloaded_metadata.pb"
+        stub, payload = lit.offloaded_literal(uri, literal)
+        self.timeline.put(uri, payload)
+        return stub

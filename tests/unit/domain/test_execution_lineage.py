@@ -1,0 +1,163 @@
+"""Table tests for ``execution_lineage``: dataset naming, data edges, jobs and the workflow name rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flytelineage.domain.execution_grouping import order_events
+from flytelineage.domain.execution_lineage import resolve_executions, workflow_name
+from flytelineage.domain.in_memory_objects import InMemoryObjectReader
+from flytelineage.domain.lineage_model import DatasetUse, Execution, TaskRef
+from flytelineage.testing import flyte_literals as lit
+from tests.unit.domain.event_rows import row, table
+
+
+@pytest.mark.parametrize(
+    ("launch_plan", "tasks", "expected", "problem"),
+    [
+        ("lp.name", ["a.b.c"], "lp.name", False),
+        (None, ["app.wf.extract", "app.wf.load"], "app.wf", False),
+        (None, ["app.wf.x.extract", "app.wf.y.load"], "app.wf", False),
+        (None, ["app.wf.extract"], "app.wf", False),
+        (None, ["app.a.t", "lib.b.t"], "app.a", True),
+        (None, ["t1", "t2"], "t1", True),
+        (None, [], "", True),
+    ],
+)
+def test_workflow_name(launch_plan: str | None, tasks: list[str], expected: str, problem: bool) -> None:
+    problems: set[str] = set()
+    assert workflow_name(launch_plan, [TaskRef("p", "d", t) for t in tasks], problems) == expected
+    assert bool(problems) is problem
+
+
+def _task_entity(name: str) -> dict[str, Any]:
+    return {
+        "entity_type": "TASK",
+        "entity_project": "p",
+        "entity_domain": "d",
+        "entity_name": name,
+        "entity_version": "v1",
+    }
+
+
+def _sd(uri: str) -> Any:
+    return lit.structured_dataset_literal(uri, {"a": lit.simple_type(1)})
+
+
+def _scenario() -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """start -> A -> subworkflow S(inner C) -> B, plus a failed F; the workflow outputs C's dataset."""
+    objects: dict[str, bytes] = {}
+
+    def put(uri: str, **values: Any) -> str:
+        objects[uri] = lit.literal_map_of(values).SerializeToString()
+        return uri
+
+    start_out = put("s3://b/start/out.pb", x=_sd("s3://b/ext"), n=lit.int_literal(1))
+    a_in, a_out = put("s3://b/a/in.pb", x=_sd("s3://b/ext")), put("s3://b/a/out.pb", o=_sd("s3://b/a"))
+    c_in, c_out = put("s3://b/c/in.pb", df=_sd("s3://b/a")), put("s3://b/c/out.pb", o=_sd("s3://b/c"))
+    s_out = put("s3://b/s/out.pb", o=_sd("s3://b/c"))
+    b_in = put("s3://b/b/in.pb", i=_sd("s3://b/c"))
+    wf_out = put("s3://b/wf/out.pb", r=_sd("s3://b/c"))
+    rows = [
+        row("workflow", "RUNNING", occurred=0),
+        row("workflow", "SUCCEEDED", occurred=20, output_uri=wf_out),
+        row("node", "SUCCEEDED", node_id="start-node", spec_node_id="start-node", occurred=1, output_uri=start_out),
+        row("node", "QUEUED", node_id="n0", occurred=2, input_uri=a_in, **_task_entity("app.wf.a")),
+        row("node", "SUCCEEDED", node_id="n0", occurred=3, output_uri=a_out, **_task_entity("app.wf.a")),
+        row("node", "RUNNING", node_id="n1", is_parent=True, occurred=4, input_uri=a_out),
+        row("node", "SUCCEEDED", node_id="n1", is_parent=True, occurred=8, output_uri=s_out),
+        row(
+            "node",
+            "QUEUED",
+            node_id="fxyz1234",
+            parent_node_id="n1",
+            retry_group="0",
+            spec_node_id="n0",
+            occurred=5,
+            input_uri=c_in,
+            **_task_entity("app.wf.sub.c"),
+        ),
+        row(
+            "node",
+            "SUCCEEDED",
+            node_id="fxyz1234",
+            parent_node_id="n1",
+            retry_group="0",
+            spec_node_id="n0",
+            occurred=7,
+            output_uri=c_out,
+            **_task_entity("app.wf.sub.c"),
+        ),
+        row("node", "QUEUED", node_id="n2", occurred=9, input_uri=b_in, **_task_entity("app.wf.b")),
+        row("node", "SUCCEEDED", node_id="n2", occurred=10, **_task_entity("app.wf.b")),
+        row("node", "FAILED", node_id="n3", occurred=11, input_uri=b_in, error_code="E", **_task_entity("app.wf.f")),
+    ]
+    return rows, objects
+
+
+def _resolve(rows: list[dict[str, Any]], objects: dict[str, bytes], **kw: Any) -> Execution:
+    (execution,) = resolve_executions(order_events(table(rows)), InMemoryObjectReader(objects), **kw)
+    return execution
+
+
+def test_edges_follow_the_data_and_prefer_the_same_scope() -> None:
+    execution = _resolve(*_scenario())
+    nodes = {n.node_id: n for n in execution.nodes}
+    assert nodes["n0"].upstream_node_ids == ()
+    assert nodes["n1"].upstream_node_ids == ("n0",)
+    assert nodes["fxyz1234"].upstream_node_ids == ("n0",)  # across scopes: the naming producer
+    assert nodes["n2"].upstream_node_ids == ("n1",)  # same scope: the subworkflow, not its inner task
+    assert nodes["n3"].upstream_node_ids == ("n1",)
+    assert nodes["n2"].inputs == (DatasetUse("i", "flyte:p.d.app.wf.sub.c.o"),)
+    assert execution.inputs == (DatasetUse("x", "s3:b/ext"),)
+    assert execution.outputs == (DatasetUse("r", "flyte:p.d.app.wf.sub.c.o"),)
+    assert execution.workflow_name == "app.wf"
+
+
+def test_datasets_are_named_by_the_innermost_task_producer() -> None:
+    execution = _resolve(*_scenario())
+    keys = {d.uri: d.key for d in execution.datasets}
+    assert keys == {
+        "s3://b/ext": "s3:b/ext",
+        "s3://b/a": "flyte:p.d.app.wf.a.o",
+        "s3://b/c": "flyte:p.d.app.wf.sub.c.o",
+    }
+    assert execution.dataset("flyte:p.d.app.wf.a.o").producer_task == "app.wf.a"
+    assert execution.dataset("s3:b/ext").producer_task is None
+
+
+def test_jobs_aggregate_successful_nodes_per_task() -> None:
+    jobs = {j.task.name: j for j in _resolve(*_scenario()).jobs}
+    assert sorted(jobs) == ["app.wf.a", "app.wf.b", "app.wf.f", "app.wf.sub.c"]
+    assert jobs["app.wf.b"].inputs == ("flyte:p.d.app.wf.sub.c.o",)
+    assert jobs["app.wf.b"].upstream_tasks == ("app.wf.sub.c",)
+    assert jobs["app.wf.sub.c"].upstream_tasks == ("app.wf.a",)
+    assert jobs["app.wf.a"].outputs == ("flyte:p.d.app.wf.a.o",)
+    assert (jobs["app.wf.f"].inputs, jobs["app.wf.f"].outputs, jobs["app.wf.f"].node_ids) == ((), (), ("n3",))
+
+
+def test_missing_literal_maps_are_problems_and_the_rest_is_kept() -> None:
+    rows, objects = _scenario()
+    del objects["s3://b/c/out.pb"]
+    execution = _resolve(rows, objects)
+    assert any("s3://b/c/out.pb" in p for p in execution.problems)
+    nodes = {n.node_id: n for n in execution.nodes}
+    assert nodes["fxyz1234"].outputs == ()
+    assert nodes["n2"].upstream_node_ids == ("n1",)
+
+
+def test_a_task_run_by_several_nodes_is_one_logical_dataset_located_at_the_lowest_node() -> None:
+    objects = {
+        "s3://b/1.pb": lit.literal_map_of({"o": _sd("s3://b/one")}).SerializeToString(),
+        "s3://b/2.pb": lit.literal_map_of({"o": _sd("s3://b/two")}).SerializeToString(),
+    }
+    rows = [
+        row("workflow", "SUCCEEDED", occurred=9),
+        row("node", "SUCCEEDED", node_id="n2", output_uri="s3://b/1.pb", **_task_entity("app.t")),
+        row("node", "SUCCEEDED", node_id="n1", output_uri="s3://b/2.pb", **_task_entity("app.t")),
+    ]
+    execution = _resolve(rows, objects)
+    assert [(d.key, d.uri) for d in execution.datasets] == [("flyte:p.d.app.t.o", "s3://b/two")]
+    assert execution.jobs[0].node_ids == ("n1", "n2")

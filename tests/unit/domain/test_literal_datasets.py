@@ -1,0 +1,184 @@
+"""Table tests for ``literal_datasets``: finding datasets in LiteralMaps, batched reads, footers and problems."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from flyteidl.core import literals_pb2, types_pb2
+
+from flytelineage.domain.in_memory_objects import InMemoryObjectReader
+from flytelineage.domain.lineage_model import SchemaField
+from flytelineage.domain.literal_datasets import (
+    TAIL_BYTES,
+    FoundDataset,
+    LiteralRef,
+    bucket_of,
+    find_datasets,
+    is_allowed,
+    needs_footer,
+    read_footer_schemas,
+    read_literal_maps,
+)
+from flytelineage.testing import flyte_literals as lit
+
+S = types_pb2.SimpleType
+INT = lit.simple_type(S.INTEGER)
+
+
+def _map(**values: literals_pb2.Literal) -> literals_pb2.LiteralMap:
+    return lit.literal_map_of(values)
+
+
+def _parquet(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("literal", "expected"),
+    [
+        (lit.int_literal(1), []),
+        (
+            lit.structured_dataset_literal("s3://b/sd", {"a": INT}),
+            [
+                FoundDataset(
+                    "v", "structured_dataset", "s3://b/sd", "parquet", (SchemaField("a", "int64"),), "literal_type"
+                )
+            ],
+        ),
+        (
+            lit.structured_dataset_literal("s3://b/sd"),
+            [FoundDataset("v", "structured_dataset", "s3://b/sd", "parquet")],
+        ),
+        (
+            lit.schema_literal("s3://b/s", {"a": 2}),
+            [FoundDataset("v", "schema", "s3://b/s", "parquet", (SchemaField("a", "string"),), "literal_type")],
+        ),
+        (lit.blob_literal("s3://b/f.csv", "csv", multipart=False), [FoundDataset("v", "blob", "s3://b/f.csv", "csv")]),
+        (lit.blob_literal("s3://b/dir", "", multipart=True), [FoundDataset("v", "multipart_blob", "s3://b/dir", "")]),
+        (
+            lit.collection_literal([lit.blob_literal("s3://b/x", "", multipart=False), lit.int_literal(3)]),
+            [FoundDataset("v.0", "blob", "s3://b/x")],
+        ),
+        (
+            lit.map_literal(
+                {"z": lit.structured_dataset_literal("s3://b/z"), "a": lit.structured_dataset_literal("s3://b/a")}
+            ),
+            [
+                FoundDataset("v.a", "structured_dataset", "s3://b/a", "parquet"),
+                FoundDataset("v.z", "structured_dataset", "s3://b/z", "parquet"),
+            ],
+        ),
+    ],
+)
+def test_find_datasets(literal: literals_pb2.Literal, expected: list[FoundDataset]) -> None:
+    assert find_datasets(_map(v=literal)) == expected
+
+
+def test_declared_interface_supplies_missing_columns() -> None:
+    declared = types_pb2.LiteralType(
+        collection_type=types_pb2.LiteralType(structured_dataset_type=lit.structured_dataset_type({"a": INT}))
+    )
+    found = find_datasets(
+        _map(v=lit.collection_literal([lit.structured_dataset_literal("s3://b/sd")])), {"v": declared}
+    )
+    assert found[0].fields == (SchemaField("a", "int64"),) and found[0].schema_source == "literal_type"
+
+
+@pytest.mark.parametrize(
+    ("dataset", "expected"),
+    [
+        (FoundDataset("v", "structured_dataset", "s3://b/sd", "parquet"), True),
+        (FoundDataset("v", "structured_dataset", "s3://b/sd", "csv"), False),
+        (FoundDataset("v", "structured_dataset", "s3://b/sd", "", (SchemaField("a", "int64"),)), False),
+        (FoundDataset("v", "schema", "s3://b/s", "parquet"), True),
+        (FoundDataset("v", "multipart_blob", "s3://b/d", ""), True),
+        (FoundDataset("v", "blob", "s3://b/f", ""), False),
+        (FoundDataset("v", "blob", "s3://b/f.parquet", "parquet"), True),
+    ],
+)
+def test_needs_footer(dataset: FoundDataset, expected: bool) -> None:
+    assert needs_footer(dataset) is expected
+
+
+@pytest.mark.parametrize(
+    ("uri", "buckets", "allowed"),
+    [("s3://a/k", [], True), ("s3://a/k", ["a"], True), ("s3://a/k", ["b"], False), ("gs://a/k", ["a"], True)],
+)
+def test_bucket_allowlist(uri: str, buckets: list[str], allowed: bool) -> None:
+    assert bucket_of(uri) == "a"
+    assert is_allowed(uri, buckets) is allowed
+
+
+def test_read_literal_maps_reads_once_and_records_problems() -> None:
+    good = _map(v=lit.int_literal(1)).SerializeToString()
+    reader = InMemoryObjectReader({"s3://ok/in.pb": good, "s3://ok/bad.pb": b"\xff\xff\xff"})
+    refs = [
+        LiteralRef("s3://ok/in.pb"),
+        LiteralRef("s3://ok/in.pb"),
+        LiteralRef("s3://ok/missing.pb"),
+        LiteralRef("s3://ok/bad.pb"),
+        LiteralRef("s3://nope/in.pb"),
+        LiteralRef("inline://e/outputs", data=good),
+    ]
+    outcome = read_literal_maps(refs, reader, read_buckets=["ok"])
+    assert sorted(outcome.maps) == ["inline://e/outputs", "s3://ok/in.pb"]
+    assert set(outcome.problems) == {"s3://ok/missing.pb", "s3://ok/bad.pb", "s3://nope/in.pb"}
+    assert "read_buckets" in outcome.problems["s3://nope/in.pb"]
+    assert reader.calls == [("read_objects", ("s3://ok/bad.pb", "s3://ok/in.pb", "s3://ok/missing.pb"), None)]
+
+
+def test_offloaded_literals_are_read_and_inlined() -> None:
+    inner = lit.structured_dataset_literal("s3://b/sd", {"a": INT})
+    offloaded, payload = lit.offloaded_literal("s3://b/o1_offloaded_metadata.pb", inner)
+    lost, _ = lit.offloaded_literal("s3://b/lost.pb", inner)
+    reader = InMemoryObjectReader(
+        {"s3://b/out.pb": _map(o1=offloaded, o2=lost).SerializeToString(), "s3://b/o1_offloaded_metadata.pb": payload}
+    )
+    outcome = read_literal_maps([LiteralRef("s3://b/out.pb")], reader)
+    found = find_datasets(outcome.maps["s3://b/out.pb"])
+    assert [(d.variable, d.uri) for d in found] == [("o1", "s3://b/sd")]
+    assert "s3://b/lost.pb" in outcome.problems["s3://b/out.pb"]
+
+
+def test_footer_schemas_use_the_first_sorted_file_and_read_more_when_needed() -> None:
+    small = _parquet(pa.table({"a": [1], "b": ["x"]}))
+    wide = _parquet(pa.table({f"a_rather_long_column_name_{i:04d}": [1.0] for i in range(2000)}))
+    assert len(wide) > TAIL_BYTES
+    reader = InMemoryObjectReader(
+        {
+            "s3://b/sd/00001": b"not read",
+            "s3://b/sd/00000": small,
+            "s3://b/sd/_SUCCESS": b"",
+            "s3://b/wide.parquet": wide,
+            "s3://b/empty/_SUCCESS": b"",
+        }
+    )
+    datasets = [
+        FoundDataset("v", "structured_dataset", "s3://b/sd", "parquet"),
+        FoundDataset("w", "blob", "s3://b/wide.parquet", "parquet"),
+        FoundDataset("x", "structured_dataset", "s3://b/empty", "parquet"),
+        FoundDataset("y", "structured_dataset", "s3://b/none", "parquet"),
+        FoundDataset("z", "structured_dataset", "s3://other/sd", "parquet"),
+    ]
+    outcome = read_footer_schemas(datasets, reader, read_buckets=["b"])
+    assert outcome.fields["s3://b/sd"] == (SchemaField("a", "int64"), SchemaField("b", "string"))
+    assert len(outcome.fields["s3://b/wide.parquet"]) == 2000
+    assert set(outcome.problems) == {"s3://b/empty", "s3://b/none", "s3://other/sd"}
+    tails = [c for c in reader.calls if c[0] == "read_tails"]
+    assert tails[0] == ("read_tails", ("s3://b/sd/00000", "s3://b/wide.parquet"), TAIL_BYTES)
+    assert tails[1][1] == ("s3://b/wide.parquet",) and tails[1][2] > TAIL_BYTES
+
+
+def test_reader_exceptions_become_problems() -> None:
+    class Failing(InMemoryObjectReader):
+        def read_tails(self, file_uris, nbytes):  # type: ignore[no-untyped-def]
+            return {u: PermissionError("denied") for u in file_uris}
+
+    reader = Failing({"s3://b/sd/00000": b"x"})
+    outcome = read_footer_schemas([FoundDataset("v", "structured_dataset", "s3://b/sd", "")], reader)
+    assert "denied" in outcome.problems["s3://b/sd"]
