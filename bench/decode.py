@@ -86,7 +86,8 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     formats = ["external", "cloudevents_v1", "cloudevents_v2"] if args.format == "all" else [args.format]
-    print(f"{'format':<16}{'events':>8}{'bare ev/s':>12}{'product ev/s':>14}{'ratio':>8}  (one core, best of {args.repeat})")
+    header = f"{'format':<16}{'events':>8}{'bare ev/s':>12}{'product ev/s':>14}{'ratio':>8}"
+    print(f"{header}  (one core, best of {args.repeat})")
     for fmt in formats:
         workload = mixed_workload(args.executions, seed=1, publisher_format=fmt)
         bodies = [m.body for m in workload.messages]

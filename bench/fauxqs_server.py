@@ -292,9 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "stop":
         print("stopped" if stop(args.state_dir) else "not running")
         return 0
-    server = running(args.state_dir)
-    print(f"running pid={server.pid} {server.endpoint_url}" if server else "not running")
-    return 0 if server else 1
+    found = running(args.state_dir)
+    print(f"running pid={found.pid} {found.endpoint_url}" if found else "not running")
+    return 0 if found else 1
 
 
 if __name__ == "__main__":

@@ -1,19 +1,31 @@
 """Shared fixtures: a moto_server started once per test session, and unique AWS resource names per test.
 
 The server binds 127.0.0.1 on a free port, is reached only through ``AWS_ENDPOINT_URL`` (as a deployment would
-reach a real endpoint), and is stopped by its pid when the session ends.
+reach a real endpoint), and is stopped by its pid when the session ends. Airflow gets a temporary home.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from include.local_aws import moto_server
+# Airflow reads its home when first imported: give the test session a throw-away one, never the developer's.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="flytelineage-airflow-")
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, True)
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.pop("AIRFLOW__CORE__DAGS_FOLDER", None)
+
+from include.local_aws import moto_server  # noqa: E402
+
+pytest_plugins = ["tests.golden_files"]
 
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

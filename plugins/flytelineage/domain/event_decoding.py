@@ -26,7 +26,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flyteidl.admin import event_pb2 as admin_events
@@ -57,6 +57,7 @@ _V2_TYPES: dict[str, tuple[str, type[Message]]] = {
 }
 _KIND_TO_ADMIN = {kind: name for name, (kind, _) in _ADMIN_TYPES.items()}
 _CE_TYPE_PREFIX = "com.flyte.resource."
+
 
 def _enum_names(enum: Any) -> dict[int, str]:
     """Value -> name of a protobuf enum, as a plain dict (much cheaper than ``Enum.Name`` per event)."""
@@ -119,7 +120,7 @@ def decode_messages(
         except DecodeError as exc:
             result.quarantine.append(quarantine_row(message, str(exc), received_at))
             continue
-        except Exception as exc:  # noqa: BLE001 - one odd message must never stop the batch
+        except Exception as exc:
             reason = f"unexpected {type(exc).__name__} while decoding: {exc}"
             result.quarantine.append(quarantine_row(message, reason, received_at))
             continue

@@ -94,6 +94,20 @@ PHASE_ORDER: dict[str, tuple[str, ...]] = {
     ),
 }
 _KIND_ORDER = ("workflow", "node", "task")
+_NARROW_COLUMNS = (
+    "project",
+    "domain",
+    "execution_name",
+    "event_kind",
+    "phase",
+    "node_id",
+    "retry_attempt",
+    "phase_version",
+    "occurred_at",
+    "event_id",
+    "received_at",
+    "message_id",
+)
 _UNKNOWN_RANK = 99
 _SEP = "\x1f"
 
@@ -140,25 +154,29 @@ def split_ready(
     ``new_events`` may be any subset or superset of columns of ``EVENT_SCHEMA`` in any order; it is conformed first.
     """
     state = state or GroupingState.empty()
-    events = dedupe_events(pa.concat_tables([conform_events(state.pending), conform_events(new_events)]))
-    keys = _execution_keys(events)
+    events = pa.concat_tables([conform_events(state.pending), conform_events(new_events)])
+    # Decide on a narrow copy (no payload) and take each output from ``events`` once: one copy of the wide rows.
+    order = semantic_order(events)
+    narrow = events.select(list(_NARROW_COLUMNS)).take(order)
+    unique = _first_of_each_event(narrow.column("event_id"))
+    order, narrow = order.filter(unique), narrow.filter(unique)
+    keys = _execution_keys(narrow)
     emitted = _forget_old(state.emitted, as_of - remember)
     late_mask = pc.is_in(keys, value_set=_execution_keys(emitted))
-    ready_keys = _ready_keys(events, keys, as_of - settle)
+    ready_keys = _ready_keys(narrow, keys, as_of - settle)
     ready_mask = pc.and_(pc.is_in(keys, value_set=ready_keys), pc.invert(late_mask))
     rest_mask = pc.invert(pc.or_(ready_mask, late_mask))
-    expired_mask = pc.and_(rest_mask, _stale_mask(events, keys, rest_mask, as_of - max_pending_age))
+    expired_mask = pc.and_(rest_mask, _stale_mask(narrow, keys, rest_mask, as_of - max_pending_age))
     pending_mask = pc.and_(rest_mask, pc.invert(expired_mask))
-    ready = order_events(events.filter(ready_mask))
-    newly_emitted = _emitted_rows(ready, as_of)
+    newly_emitted = _emitted_rows(pc.filter(keys, ready_mask), as_of)
     return SplitResult(
-        ready=ready,
+        ready=events.take(order.filter(ready_mask)),
         state=GroupingState(
-            pending=order_events(events.filter(pending_mask)),
+            pending=events.take(order.filter(pending_mask)),
             emitted=_sort_emitted(pa.concat_tables([emitted, newly_emitted])),
         ),
-        late=order_events(events.filter(late_mask)),
-        expired=order_events(events.filter(expired_mask)),
+        late=events.take(order.filter(late_mask)),
+        expired=events.take(order.filter(expired_mask)),
     )
 
 
@@ -191,16 +209,24 @@ def dedupe_events(events: pa.Table) -> pa.Table:
 
 def order_events(events: pa.Table) -> pa.Table:
     """Sort events by execution, then by event semantics (never by arrival); see the module docstring."""
-    if events.num_rows == 0:
-        return events
-    helper = events.select(
-        ["project", "domain", "execution_name", "node_id", "retry_attempt", "phase_version", "occurred_at"]
-    ).append_column("event_id", events.column("event_id"))
+    return events.take(semantic_order(events)) if events.num_rows else events
+
+
+def semantic_order(events: pa.Table) -> pa.Array:
+    """Row indices sorting ``events`` by execution and event semantics; copies of one event end up adjacent,
+    the first received first (content fields, then ``event_id``, ``received_at``, ``message_id``)."""
+    helper = events.select(list(_NARROW_COLUMNS))
     helper = helper.append_column("kind_rank", _kind_rank(events)).append_column("phase_rank", phase_ranks(events))
     keys = ["project", "domain", "execution_name", "kind_rank", "node_id", "retry_attempt", "phase_rank"]
-    keys += ["phase_version", "occurred_at", "event_id"]
-    order = pc.sort_indices(helper, sort_keys=[(k, "ascending", "at_start") for k in keys])
-    return events.take(order)
+    keys += ["phase_version", "occurred_at", "event_id", "received_at", "message_id"]
+    return pc.sort_indices(helper, sort_keys=[(k, "ascending", "at_start") for k in keys])
+
+
+def _first_of_each_event(event_ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+    ids = event_ids.to_numpy(zero_copy_only=False)
+    first = np.ones(len(ids), dtype=bool)
+    first[1:] = ids[1:] != ids[:-1]
+    return pa.array(first)
 
 
 def phase_ranks(events: pa.Table) -> pa.Array:
@@ -263,8 +289,8 @@ def _forget_old(emitted: pa.Table, forget_before: datetime) -> pa.Table:
     return emitted.filter(pc.greater_equal(emitted.column("emitted_as_of"), pa.scalar(forget_before, _TS)))
 
 
-def _emitted_rows(ready: pa.Table, as_of: datetime) -> pa.Table:
-    unique = pc.unique(_execution_keys(ready)).to_pylist()
+def _emitted_rows(ready_keys: pa.Array, as_of: datetime) -> pa.Table:
+    unique = pc.unique(ready_keys).to_pylist()
     parts = [str(k).split(_SEP) for k in unique]
     return pa.table(
         {

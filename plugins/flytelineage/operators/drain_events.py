@@ -96,10 +96,14 @@ class FlyteEventsToS3Operator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Run the drain for this run's ingest time and return its counts."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
         from flytelineage.operators.event_drain import DrainSettings, EventDrain
 
+        run_type = str(getattr(context.get("dag_run"), "run_type", "") or "")
+        if run_type.lower().endswith("backfill"):
+            raise AirflowSkipException("Backfill run: lineage is re-derived from the stored batches; no drain.")
         settings = DrainSettings(
             max_messages=int(self.max_messages),
             max_seconds=float(self.max_seconds),

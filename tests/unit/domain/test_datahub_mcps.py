@@ -441,3 +441,14 @@ def test_epoch_millis_is_exact(iso: str, millis: int) -> None:
     from datetime import datetime
 
     assert epoch_millis(datetime.fromisoformat(iso)) == millis
+
+
+def test_a_use_of_an_undescribed_dataset_is_a_clear_error() -> None:
+    from dataclasses import replace
+
+    from flytelineage.errors import TargetError
+
+    base = lineage_samples.linear_success()
+    broken = replace(base, datasets=tuple(d for d in base.datasets if d.platform != "s3"))
+    with pytest.raises(TargetError, match="does not describe it"):
+        build_mcps(broken)

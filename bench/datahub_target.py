@@ -1,9 +1,10 @@
 """Benchmark of the DataHub target: proposals built per second, and executions pushed per second into DataHub Lite.
 
-Run from the repository root: ``.venv/bin/python bench/datahub.py [--executions 500]``. It builds the proposals of N
-sample executions (``tests.lineage_samples``, each renamed so every run is a distinct entity), then pushes them
-through ``DataHubEmitterHook`` into a fresh DataHub Lite file in a temporary directory, twice (the second push is the
-idempotent re-run a retried task or a backfill does). Figures are wall-clock on this machine, single process.
+Run from the repository root: ``.venv/bin/python -m bench.datahub_target [--executions 500]``.
+It builds the proposals of N sample executions (``tests.lineage_samples``, each renamed so every run is a
+distinct entity), then pushes them through ``DataHubEmitterHook`` into a fresh DataHub Lite file in a temporary
+directory, twice (the second push is the idempotent re-run a retried task or a backfill does).
+Figures are wall-clock on this machine, single process.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,10 +24,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=500)
     args = parser.parse_args()
-    # Python put this script's directory first on the path, where this file would shadow the real `datahub`.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [str(ROOT / "plugins"), str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != here]
-
     from flytelineage.domain.datahub_mcps import build_mcps
     from tests.lineage_samples import many_executions
 
