@@ -4,6 +4,9 @@
 ``group_executions`` rebuilds the executions completed in the data interval; ``push_datahub`` and ``register_glue``
 map over the resulting shards in parallel. Backfill runs skip the drain and re-derive lineage from stored batches.
 
+Manual runs take params: ``replay_start``/``replay_end`` re-derive a past window from the stored batches (no
+drain), ``targets`` overrides the Variable's targets, ``dry_run`` drains and sends nothing (grouping only).
+
 Wiring only: behaviour comes from the ``flyte_lineage`` Variable (rendered when each task starts, through the
 ``cfg`` macro), endpoints and secrets from the Amazon and DataHub connections. Nothing heavy is imported here.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
 
 from flytelineage.operators.drain_events import FlyteEventsToS3Operator
 from flytelineage.operators.group_executions import GroupExecutionsOperator
@@ -38,6 +41,12 @@ with DAG(
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(minutes=20),
     },
+    params={
+        "replay_start": Param(None, type=["null", "string"], description="replay from (ISO 8601 with zone)"),
+        "replay_end": Param(None, type=["null", "string"], description="replay until (ISO 8601 with zone)"),
+        "targets": Param(None, type=["null", "array"], description="override the Variable's targets"),
+        "dry_run": Param(False, type="boolean", description="drain nothing, send nothing: group and log only"),
+    },
     doc_md=__doc__,
 ) as dag:
     drain_events = FlyteEventsToS3Operator(
@@ -54,6 +63,7 @@ with DAG(
         flush_messages="{{ cfg('flush_messages') }}",
         flush_seconds="{{ cfg('flush_seconds') }}",
         raw_format="{{ cfg('raw_format') }}",
+        enabled="{{ not (params.dry_run or params.replay_start or params.replay_end) }}",
     )
     group_executions = GroupExecutionsOperator(
         task_id="group_executions",
@@ -66,6 +76,8 @@ with DAG(
         shard_size="{{ cfg('shard_size') }}",
         read_buckets="{{ cfg('read_buckets') }}",
         read_concurrency="{{ cfg('read_concurrency') }}",
+        replay_start="{{ params.replay_start }}",
+        replay_end="{{ params.replay_end }}",
     )
     push_datahub = PushDataHubOperator.partial(
         task_id="push_datahub",
@@ -75,7 +87,7 @@ with DAG(
         env="{{ cfg('env') }}",
         datasets_only="{{ cfg('datasets_only') }}",
         flyte_console_url="{{ cfg('flyte_console_url') }}",
-        enabled="{{ 'datahub' in cfg('targets') }}",
+        enabled="{{ not params.dry_run and 'datahub' in (params.targets or cfg('targets')) }}",
     ).expand(shard_key=group_executions.output)
     register_glue = RegisterGlueOperator.partial(
         task_id="register_glue",
@@ -84,7 +96,7 @@ with DAG(
         glue_database="{{ cfg('glue_database') }}",
         glue_versioning="{{ cfg('glue_versioning') }}",
         glue_max_versions="{{ cfg('glue_max_versions') }}",
-        enabled="{{ 'glue' in cfg('targets') }}",
+        enabled="{{ not params.dry_run and 'glue' in (params.targets or cfg('targets')) }}",
     ).expand(shard_key=group_executions.output)
 
     drain_events >> group_executions

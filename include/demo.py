@@ -129,17 +129,23 @@ def airflow_env(stack: Stack, **overrides: Any) -> dict[str, str]:
     return env
 
 
-def run_dag(stack: Stack, logical_date: str = LOGICAL_DATE, **overrides: Any) -> subprocess.CompletedProcess[str]:
-    """``airflow db migrate`` (once) and ``airflow dags test flyte_lineage``; raise with the log tail on failure."""
+def run_dag(
+    stack: Stack, logical_date: str = LOGICAL_DATE, conf: dict[str, Any] | None = None, **overrides: Any
+) -> subprocess.CompletedProcess[str]:
+    """``airflow db migrate`` (once) and ``airflow dags test flyte_lineage``; raise with the log tail on failure.
+
+    ``conf`` are the run's params (replay window, targets, dry run); ``overrides`` change the Variable.
+    """
     env = airflow_env(stack, **overrides)
     airflow = str(Path(sys.executable).with_name("airflow"))
     stack.airflow_home.mkdir(parents=True, exist_ok=True)
     stack.lite_path.parent.mkdir(parents=True, exist_ok=True)
     if not (stack.airflow_home / "airflow.db").exists():
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, text=True)
-    proc = subprocess.run(
-        [airflow, "dags", "test", "flyte_lineage", logical_date], env=env, capture_output=True, text=True
-    )
+    command = [airflow, "dags", "test", "flyte_lineage", logical_date]
+    if conf:
+        command += ["--conf", json.dumps(conf)]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True)
     (stack.home / "dags-test.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0 or "state=failed" in proc.stdout + proc.stderr:
         tail = (proc.stdout + proc.stderr)[-6000:]

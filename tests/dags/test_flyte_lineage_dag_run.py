@@ -1,9 +1,9 @@
 """A full ``airflow dags test flyte_lineage`` run on moto_server with DataHub Lite, then a replay after wiping.
 
 The run drains every generated scenario (three publisher formats, reordered, with duplicate deliveries and malformed
-messages), rebuilds the executions, and the targets' contents are read back through their own APIs. Re-running the
-same interval after wiping DataHub and Glue (what a backfill does: the queue is empty, so everything comes from the
-stored batches) must give the same state.
+messages), rebuilds the executions, and the targets' contents are read back through their own APIs. Replaying the
+window after wiping DataHub and Glue (what a backfill does: no drain, everything comes from the stored batches)
+must give the same state.
 """
 
 from __future__ import annotations
@@ -76,7 +76,10 @@ def test_full_run_then_replay_after_wiping(tmp_path: Path) -> None:
         )
 
         _wipe(stack)
-        demo.run_dag(stack)  # same interval again: the queue is empty, lineage is re-derived from stored batches
+        # A replay over a window holding the first run's batches: no drain, everything comes from stored batches.
+        replay = {"replay_start": "2026-11-21T00:00:00+00:00", "replay_end": "2026-11-21T13:00:00+00:00"}
+        proc = demo.run_dag(stack, logical_date="2026-11-21T12:30:00+00:00", conf=replay)
+        assert "Drain switched off for this run" in proc.stdout + proc.stderr
         assert _lite_dump(stack.lite_path) == lite_before
         assert _glue_state(stack) == glue_before
     finally:

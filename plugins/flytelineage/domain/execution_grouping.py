@@ -94,6 +94,7 @@ PHASE_ORDER: dict[str, tuple[str, ...]] = {
     ),
 }
 _KIND_ORDER = ("workflow", "node", "task")
+_COMBINE_LIMIT = 64 * 1024 * 1024  # bytes; larger columns are gathered chunk-wise to avoid a transient copy
 _NARROW_COLUMNS = (
     "project",
     "domain",
@@ -142,7 +143,7 @@ class SplitResult:
 
 def split_ready(
     state: GroupingState | None,
-    new_events: pa.Table,
+    new_events: pa.Table | list[pa.Table],
     *,
     as_of: datetime,
     settle: timedelta,
@@ -152,9 +153,16 @@ def split_ready(
     """Merge ``new_events`` into the previous ``state`` and split out the executions that are complete at ``as_of``.
 
     ``new_events`` may be any subset or superset of columns of ``EVENT_SCHEMA`` in any order; it is conformed first.
+    It may be a list of tables (e.g. one per stored Parquet object): the list is then emptied, so that, if the
+    caller keeps no other reference, each input column is released as soon as the outputs have taken their rows
+    from it, and peak memory stays near one copy of the events instead of two.
     """
     state = state or GroupingState.empty()
-    events = pa.concat_tables([conform_events(state.pending), conform_events(new_events)])
+    parts = new_events if isinstance(new_events, list) else [new_events]
+    events = pa.concat_tables([conform_events(state.pending), *(conform_events(p) for p in parts)])
+    if isinstance(new_events, list):
+        new_events.clear()
+    del parts, new_events
     # Decide on a narrow copy (no payload) and take each output from ``events`` once: one copy of the wide rows.
     order = semantic_order(events)
     narrow = events.select(list(_NARROW_COLUMNS)).take(order)
@@ -169,15 +177,35 @@ def split_ready(
     expired_mask = pc.and_(rest_mask, _stale_mask(narrow, keys, rest_mask, as_of - max_pending_age))
     pending_mask = pc.and_(rest_mask, pc.invert(expired_mask))
     newly_emitted = _emitted_rows(pc.filter(keys, ready_mask), as_of)
+    masks = (ready_mask, pending_mask, late_mask, expired_mask)
+    holder = [events]
+    del events  # _take_releasing now holds the only reference of this frame
+    ready, pending, late, expired = _take_releasing(holder, [order.filter(m) for m in masks])
     return SplitResult(
-        ready=events.take(order.filter(ready_mask)),
-        state=GroupingState(
-            pending=events.take(order.filter(pending_mask)),
-            emitted=_sort_emitted(pa.concat_tables([emitted, newly_emitted])),
-        ),
-        late=events.take(order.filter(late_mask)),
-        expired=events.take(order.filter(expired_mask)),
+        ready=ready,
+        state=GroupingState(pending=pending, emitted=_sort_emitted(pa.concat_tables([emitted, newly_emitted]))),
+        late=late,
+        expired=expired,
     )
+
+
+def _take_releasing(holder: list[pa.Table], selections: list[pa.Array]) -> list[pa.Table]:
+    """Take each selection of rows from the table in ``holder`` (emptied), one column at a time, dropping each
+    input column once used."""
+    events = holder.pop()
+    schema = events.schema
+    columns: list[pa.ChunkedArray | None] = list(events.columns)
+    del events
+    outputs: list[list[pa.ChunkedArray]] = [[] for _ in selections]
+    for index, column in enumerate(columns):
+        assert column is not None
+        # one contiguous chunk first: gathering from many chunks is several times slower than from one
+        contiguous = column.combine_chunks() if 1 < column.num_chunks and column.nbytes < _COMBINE_LIMIT else column
+        columns[index] = None
+        for output, selection in zip(outputs, selections, strict=True):
+            output.append(contiguous.take(selection))
+        del column, contiguous
+    return [pa.Table.from_arrays(output, schema=schema) for output in outputs]
 
 
 def conform_events(table: pa.Table) -> pa.Table:
@@ -213,13 +241,27 @@ def order_events(events: pa.Table) -> pa.Table:
 
 
 def semantic_order(events: pa.Table) -> pa.Array:
-    """Row indices sorting ``events`` by execution and event semantics; copies of one event end up adjacent,
-    the first received first (content fields, then ``event_id``, ``received_at``, ``message_id``)."""
-    helper = events.select(list(_NARROW_COLUMNS))
-    helper = helper.append_column("kind_rank", _kind_rank(events)).append_column("phase_rank", phase_ranks(events))
-    keys = ["project", "domain", "execution_name", "kind_rank", "node_id", "retry_attempt", "phase_rank"]
-    keys += ["phase_version", "occurred_at", "event_id", "received_at", "message_id"]
-    return pc.sort_indices(helper, sort_keys=[(k, "ascending", "at_start") for k in keys])
+    """Row indices sorting ``events`` by execution and event semantics.
+
+    Copies of one event end up adjacent, the first received first (content fields, then ``event_id``,
+    ``received_at``, ``message_id``). Strings compared on every step (execution, node) are replaced by their dense
+    ranks first: sorting integers is several times faster and gives the same order.
+    """
+    helper = pa.table(
+        {
+            "execution": pc.rank(_execution_keys(events), sort_keys="ascending", tiebreaker="dense"),
+            "kind_rank": _kind_rank(events),
+            "node": pc.rank(pc.fill_null(events.column("node_id"), ""), sort_keys="ascending", tiebreaker="dense"),
+            "retry_attempt": events.column("retry_attempt"),
+            "phase_rank": phase_ranks(events),
+            "phase_version": events.column("phase_version"),
+            "occurred_at": events.column("occurred_at"),
+            "event_id": events.column("event_id"),
+            "received_at": events.column("received_at"),
+            "message_id": events.column("message_id"),
+        }
+    )
+    return pc.sort_indices(helper, sort_keys=[(name, "ascending", "at_start") for name in helper.column_names])
 
 
 def _first_of_each_event(event_ids: pa.ChunkedArray | pa.Array) -> pa.Array:

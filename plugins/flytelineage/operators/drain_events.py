@@ -44,6 +44,7 @@ class FlyteEventsToS3Operator(BaseOperator):
     :param flush_seconds: flush a batch once its oldest message waited this long.
     :param raw_format: what a raw-delivery body holds (``cloudevents`` or ``external:<workflow|node|task>``);
         None when the subscription delivers SNS envelopes (recommended).
+    :param enabled: False skips the task (replays and dry runs read only what is stored).
     """
 
     template_fields = (
@@ -59,6 +60,7 @@ class FlyteEventsToS3Operator(BaseOperator):
         "flush_messages",
         "flush_seconds",
         "raw_format",
+        "enabled",
     )
     ui_color = "#e8f4fd"
 
@@ -77,6 +79,7 @@ class FlyteEventsToS3Operator(BaseOperator):
         flush_messages: int = 5_000,
         flush_seconds: float = 60.0,
         raw_format: str | None = None,
+        enabled: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -92,6 +95,7 @@ class FlyteEventsToS3Operator(BaseOperator):
         self.flush_messages = flush_messages
         self.flush_seconds = flush_seconds
         self.raw_format = raw_format
+        self.enabled = enabled
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Run the drain for this run's ingest time and return its counts."""
@@ -101,6 +105,8 @@ class FlyteEventsToS3Operator(BaseOperator):
         from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
         from flytelineage.operators.event_drain import DrainSettings, EventDrain
 
+        if not self.enabled or str(self.enabled).lower() == "false":
+            raise AirflowSkipException("Drain switched off for this run (replay or dry run).")
         run_type = str(getattr(context.get("dag_run"), "run_type", "") or "")
         if run_type.lower().endswith("backfill"):
             raise AirflowSkipException("Backfill run: lineage is re-derived from the stored batches; no drain.")

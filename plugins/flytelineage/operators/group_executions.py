@@ -32,10 +32,27 @@ EXECUTIONS = "executions"
 REPORTS = "reports"
 
 
-def interval_of(context: Context) -> tuple[datetime, datetime]:
-    """The run's data interval; a manual run without one covers the hour before its ``run_after``."""
+def _parse_time(value: str | datetime) -> datetime:
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"replay bounds need a time zone (e.g. 2026-11-21T00:00:00+00:00), got {value!r}")
+    return parsed
+
+
+def interval_of(
+    context: Context, replay_start: str | datetime | None = None, replay_end: str | datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The interval to group: an explicit replay window, else the run's data interval, else the hour before
+    ``run_after`` (manual runs without an interval)."""
     from flytelineage.operators.drain_events import ingest_time_of
 
+    if replay_start or replay_end:
+        if not (replay_start and replay_end):
+            raise ValueError("a replay needs both replay_start and replay_end")
+        low, high = _parse_time(replay_start), _parse_time(replay_end)
+        if high <= low:
+            raise ValueError(f"replay_end {high} must be after replay_start {low}")
+        return low, high
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
     if start is not None and end is not None and end > start:
         return start, end
@@ -64,6 +81,8 @@ class GroupExecutionsOperator(BaseOperator):
     :param shard_size: executions per shard (each target task instance handles one shard).
     :param read_buckets: buckets LiteralMaps and dataset footers may be read from (empty = any).
     :param read_concurrency: concurrent S3 reads.
+    :param replay_start: with ``replay_end``, group this window (ISO 8601 with zone) instead of the run's interval.
+    :param replay_end: end of the replay window.
     """
 
     template_fields = (
@@ -75,6 +94,8 @@ class GroupExecutionsOperator(BaseOperator):
         "shard_size",
         "read_buckets",
         "read_concurrency",
+        "replay_start",
+        "replay_end",
     )
     ui_color = "#fdf3e8"
 
@@ -89,6 +110,8 @@ class GroupExecutionsOperator(BaseOperator):
         shard_size: int = 200,
         read_buckets: list[str] | tuple[str, ...] = (),
         read_concurrency: int = 16,
+        replay_start: str | None = None,
+        replay_end: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -100,6 +123,8 @@ class GroupExecutionsOperator(BaseOperator):
         self.shard_size = shard_size
         self.read_buckets = read_buckets
         self.read_concurrency = read_concurrency
+        self.replay_start = replay_start
+        self.replay_end = replay_end
 
     # ---- S3 layout -----------------------------------------------------------------------------------------------
 
@@ -158,7 +183,7 @@ class GroupExecutionsOperator(BaseOperator):
         from flytelineage.domain.execution_lineage import resolve_executions
         from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
 
-        start, end = interval_of(context)
+        start, end = interval_of(context, self.replay_start, self.replay_end)
         s3 = S3BulkReaderHook(aws_conn_id=self.aws_conn_id, concurrency=int(self.read_concurrency))
         batch_keys = self._batch_keys(s3, start, end)
         batches = s3.read_objects([f"s3://{self.bucket}/{k}" for k in batch_keys])
