@@ -94,7 +94,6 @@ PHASE_ORDER: dict[str, tuple[str, ...]] = {
     ),
 }
 _KIND_ORDER = ("workflow", "node", "task")
-_COMBINE_LIMIT = 64 * 1024 * 1024  # bytes; larger columns are gathered chunk-wise to avoid a transient copy
 _NARROW_COLUMNS = (
     "project",
     "domain",
@@ -190,21 +189,25 @@ def split_ready(
 
 
 def _take_releasing(holder: list[pa.Table], selections: list[pa.Array]) -> list[pa.Table]:
-    """Take each selection of rows from the table in ``holder`` (emptied), one column at a time, dropping each
-    input column once used."""
+    """Take each selection of rows from the table in ``holder`` (emptied), one column at a time.
+
+    Each input column is made contiguous (gathering from many chunks concatenates them anyway, and is slower) and
+    its chunked original is dropped before the gather, so at most one column exists twice at any moment.
+    """
     events = holder.pop()
     schema = events.schema
     columns: list[pa.ChunkedArray | None] = list(events.columns)
     del events
-    outputs: list[list[pa.ChunkedArray]] = [[] for _ in selections]
-    for index, column in enumerate(columns):
-        assert column is not None
-        # one contiguous chunk first: gathering from many chunks is several times slower than from one
-        contiguous = column.combine_chunks() if 1 < column.num_chunks and column.nbytes < _COMBINE_LIMIT else column
+    outputs: list[list[pa.Array | pa.ChunkedArray]] = [[] for _ in selections]
+    for index in range(len(columns)):
+        column = columns[index]
         columns[index] = None
+        assert column is not None
+        contiguous = column.combine_chunks() if column.num_chunks > 1 else column
+        del column
         for output, selection in zip(outputs, selections, strict=True):
             output.append(contiguous.take(selection))
-        del column, contiguous
+        del contiguous
     return [pa.Table.from_arrays(output, schema=schema) for output in outputs]
 
 
