@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -184,3 +185,13 @@ class socket_free_port:  # lowercase: reads as a function in `with socket_free_p
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+def test_the_token_never_reaches_logs_or_errors(gms: FakeGms, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    emit(sample_mcps(1))
+    gms.status_for = lambda index, body: 500
+    with pytest.raises(TargetError) as raised:
+        emit(sample_mcps(1))
+    assert TOKEN not in caplog.text
+    assert TOKEN not in str(raised.value) and TOKEN not in repr(raised.value.__cause__)
