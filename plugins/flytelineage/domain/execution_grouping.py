@@ -27,6 +27,12 @@ back by the next run, so an execution whose events span many runs is rebuilt who
 
 Every input row ends in exactly one of ``ready``, ``state.pending``, ``late`` or ``expired`` (after dedup), so nothing
 is dropped silently. ``iter_execution_slices`` cuts a ready table into one slice per execution without copying.
+
+Cost: one sort of a narrow helper table (dense integer ranks replace the execution and node strings) and one gather
+per column of the wide rows. Passing ``new_events`` as a list of tables hands them over, so each input column is
+freed while the outputs are built (bench/group.py: about 1M events in 11-18 s on 2 cores; peak RSS about 1.7 GiB
+with Arrow's jemalloc pool and ``pa.jemalloc_set_decay_ms(0)``, about 2.0-2.3 GiB with the default mimalloc pool,
+which keeps freed pages).
 """
 
 from __future__ import annotations

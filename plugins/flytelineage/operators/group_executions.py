@@ -176,8 +176,6 @@ class GroupExecutionsOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[str]:
         """Group, resolve and persist the interval's completed executions; return the shard keys."""
-        import pyarrow as pa
-
         from flytelineage.domain.event_table import EVENT_SCHEMA, parquet_bytes_to_table, table_to_parquet_bytes
         from flytelineage.domain.execution_grouping import split_ready
         from flytelineage.domain.execution_lineage import resolve_executions
@@ -192,11 +190,11 @@ class GroupExecutionsOperator(BaseOperator):
             if isinstance(data, Exception):
                 raise RuntimeError(f"cannot read event batch {uri}: {data}") from data
             tables.append(parquet_bytes_to_table(data))
-        new_events = pa.concat_tables(tables, promote_options="permissive") if tables else EVENT_SCHEMA.empty_table()
+        new_rows = sum(t.num_rows for t in tables)
         state = self._read_state(s3, start)
         split = split_ready(
             state,
-            new_events,
+            tables or [EVENT_SCHEMA.empty_table()],  # a list lets split_ready free each batch once merged
             as_of=end,
             settle=timedelta(seconds=int(self.settle_seconds)),
             max_pending_age=timedelta(days=int(self.pending_max_days)),
@@ -222,7 +220,7 @@ class GroupExecutionsOperator(BaseOperator):
         summary = {
             "interval": [start.isoformat(), end.isoformat()],
             "batches": len(batch_keys),
-            "new_events": new_events.num_rows,
+            "new_events": new_rows,
             "executions": len(executions),
             "pending_events": split.state.pending.num_rows,
             "late_events": split.late.num_rows,
