@@ -20,7 +20,6 @@ every redelivery of one event shares it whatever the SNS envelope around it.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -149,7 +148,7 @@ def unwrap_body(body: str, raw_format: str | None = None) -> _Inner:
     """Turn an SQS body into the inner event message, or raise ``DecodeError`` saying why not."""
     if len(body) > MAX_BODY_CHARS:
         raise DecodeError(f"body of {len(body)} characters is larger than any SNS message ({MAX_BODY_CHARS})")
-    if body.lstrip().startswith("{"):
+    if body.startswith("{") or body.lstrip().startswith("{"):
         subject, message = _parse_envelope(body)
         return _decode_subject(subject, _b64decode(message, "SNS Message"))
     if raw_format is None:
@@ -183,7 +182,7 @@ def _parse_envelope(body: str) -> tuple[str, str]:
 
 def _b64decode(text: str, what: str) -> bytes:
     try:
-        return base64.b64decode(text.strip(), validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise DecodeError(f"{what} is not valid base64: {exc}") from exc
 
