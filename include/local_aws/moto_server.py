@@ -10,18 +10,15 @@ crashed test session's cleanup) can find and stop it by process id. Usage from a
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import signal
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from include.local_aws import server_process
+from include.local_aws.server_process import HOST
+
+_NAME = "moto"
 
 
 @dataclass(frozen=True)
@@ -53,87 +50,45 @@ def _moto_executable() -> str:
 
 
 def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{HOST}:{port}/moto-api/", timeout=1) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
+    return server_process.http_ok(f"http://{HOST}:{port}/moto-api/")
 
 
 def start(state_dir: Path, timeout: float = 20.0) -> MotoServer:
-    """Start moto_server on a free loopback port and wait until it answers; raise if it does not."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    """Start moto_server on a free loopback port and wait until it answers; raise (and stop it) if it does not."""
     existing = running(state_dir)
     if existing is not None:
         return existing
+    files = server_process.StateFiles(state_dir, _NAME)
     port = free_port()
-    log = (state_dir / "moto.log").open("ab")
-    proc = subprocess.Popen(
-        [_moto_executable(), "-H", HOST, "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"moto_server exited with {proc.returncode}; see {state_dir / 'moto.log'}")
-        if _healthy(port):
-            (state_dir / "moto.pid").write_text(str(proc.pid))
-            (state_dir / "moto.port").write_text(str(port))
-            return MotoServer(pid=proc.pid, port=port, state_dir=state_dir)
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"moto_server did not answer on port {port} within {timeout}s; see {state_dir / 'moto.log'}")
-
-
-def _alive(pid: int) -> bool:
+    proc = server_process.launch([_moto_executable(), "-H", HOST, "-p", str(port)], files)
+    files.port_file.write_text(str(port))
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        server_process.wait_until_ready(
+            proc,
+            lambda: port if _healthy(port) else None,
+            what=f"moto_server on port {port}",
+            log=files.log_file,
+            timeout=timeout,
+            interval=0.1,
+        )
+    except BaseException:
+        server_process.stop_recorded(files)
+        raise
+    return MotoServer(pid=proc.pid, port=port, state_dir=state_dir)
 
 
 def running(state_dir: Path) -> MotoServer | None:
     """The server recorded in ``state_dir`` if it is still alive and answering, else None."""
-    try:
-        pid = int((state_dir / "moto.pid").read_text())
-        port = int((state_dir / "moto.port").read_text())
-    except (OSError, ValueError):
+    found = server_process.recorded_server(server_process.StateFiles(state_dir, _NAME), _healthy)
+    if found is None:
         return None
-    if _alive(pid) and _healthy(port):
-        return MotoServer(pid=pid, port=port, state_dir=state_dir)
-    return None
+    pid, port = found
+    return MotoServer(pid=pid, port=port, state_dir=state_dir)
 
 
 def stop(state_dir: Path, timeout: float = 10.0) -> bool:
     """Stop the server recorded in ``state_dir`` by its pid (SIGTERM, then SIGKILL); True if one was stopped."""
-    try:
-        pid = int((state_dir / "moto.pid").read_text())
-    except (OSError, ValueError):
-        return False
-    stopped = False
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            _reap(pid)
-            time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-        _reap(pid)
-        stopped = True
-    for name in ("moto.pid", "moto.port"):
-        (state_dir / name).unlink(missing_ok=True)
-    return stopped
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    return server_process.stop_recorded(server_process.StateFiles(state_dir, _NAME), timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,17 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["start", "stop", "status"])
     parser.add_argument("--state-dir", type=Path, default=Path(".local/moto"))
     args = parser.parse_args(argv)
-    if args.action == "start":
-        server = start(args.state_dir)
-        print(f"AWS_ENDPOINT_URL={server.endpoint_url}")
-        print(f"MOTO_PID={server.pid}")
-        return 0
-    if args.action == "stop":
-        print("stopped" if stop(args.state_dir) else "not running")
-        return 0
-    server = running(args.state_dir)
-    print(f"running pid={server.pid} {server.endpoint_url}" if server else "not running")
-    return 0 if server else 1
+    return server_process.run_command(
+        args.action,
+        start=lambda: start(args.state_dir),
+        stop=lambda: stop(args.state_dir),
+        running=lambda: running(args.state_dir),
+        endpoint_variable="AWS_ENDPOINT_URL",
+        pid_variable="MOTO_PID",
+    )
 
 
 if __name__ == "__main__":

@@ -238,10 +238,7 @@ def dedupe_events(events: pa.Table) -> pa.Table:
         events,
         sort_keys=[("event_id", "ascending"), ("received_at", "ascending"), ("message_id", "ascending")],
     )
-    ids = events.column("event_id").take(order).to_numpy(zero_copy_only=False)
-    first = np.ones(len(ids), dtype=bool)
-    first[1:] = ids[1:] != ids[:-1]
-    return events.take(pc.filter(order, pa.array(first)))
+    return events.take(pc.filter(order, _first_of_each_event(events.column("event_id").take(order))))
 
 
 def order_events(events: pa.Table) -> pa.Table:
@@ -274,6 +271,7 @@ def semantic_order(events: pa.Table) -> pa.Array:
 
 
 def _first_of_each_event(event_ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A mask of the first row of each run of equal ids (the ids are sorted, so copies are adjacent)."""
     ids = event_ids.to_numpy(zero_copy_only=False)
     first = np.ones(len(ids), dtype=bool)
     first[1:] = ids[1:] != ids[:-1]

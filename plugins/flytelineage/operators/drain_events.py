@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from flytelineage.operators.shard_io import as_bool
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -105,7 +107,7 @@ class FlyteEventsToS3Operator(BaseOperator):
         from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
         from flytelineage.operators.event_drain import DrainSettings, EventDrain
 
-        if not self.enabled or str(self.enabled).lower() == "false":
+        if not as_bool(self.enabled):
             raise AirflowSkipException("Drain switched off for this run (replay or dry run).")
         run_type = str(getattr(context.get("dag_run"), "run_type", "") or "")
         if run_type.lower().endswith("backfill"):

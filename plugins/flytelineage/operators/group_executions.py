@@ -5,7 +5,7 @@ merges them with the grouping state the previous interval left (events of execut
 already emitted), splits out the executions that are complete at ``end``, resolves their datasets (LiteralMaps and
 Parquet footers, read concurrently, each URI once) and writes:
 
-- ``executions/interval_end=<stamp>/shard-NNNNN.jsonl.gz``: the resolved executions, ``shard_size`` per shard;
+- ``executions/interval=<start>_<end>/shard-NNNNN.jsonl.gz``: the resolved executions, ``shard_size`` per shard;
 - ``state/interval_end=<stamp>/{pending,emitted}.parquet``: the state the next interval starts from;
 - ``reports/interval_end=<stamp>/{late,expired}.parquet``: events that belong to no emitted execution, kept.
 
@@ -98,6 +98,8 @@ class GroupExecutionsOperator(BaseOperator):
     :param read_concurrency: concurrent S3 reads.
     :param replay_start: with ``replay_end``, group this window (ISO 8601 with zone) instead of the run's interval.
     :param replay_end: end of the replay window.
+    :param persist_state: write the grouping state for the next interval (off for replays and dry runs, so they
+        never change what the scheduled runs see).
     """
 
     template_fields = (
@@ -111,6 +113,7 @@ class GroupExecutionsOperator(BaseOperator):
         "read_concurrency",
         "replay_start",
         "replay_end",
+        "persist_state",
     )
     ui_color = "#fdf3e8"
 
@@ -127,6 +130,7 @@ class GroupExecutionsOperator(BaseOperator):
         read_concurrency: int = 16,
         replay_start: str | None = None,
         replay_end: str | None = None,
+        persist_state: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -140,25 +144,35 @@ class GroupExecutionsOperator(BaseOperator):
         self.read_concurrency = read_concurrency
         self.replay_start = replay_start
         self.replay_end = replay_end
+        self.persist_state = persist_state
 
     # ---- S3 layout -----------------------------------------------------------------------------------------------
 
     def _key(self, area: str, end: datetime, name: str) -> str:
         return f"{self.prefix.strip('/')}/{area}/interval_end={storage_keys.stamp(end)}/{name}"
 
-    def _batch_keys(self, s3: S3BulkReaderHook, start: datetime, end: datetime) -> list[str]:
-        low, high = storage_keys.stamp(start), storage_keys.stamp(end)
+    def _batch_keys(self, s3: S3BulkReaderHook, after: str | None, end: datetime) -> list[str]:
+        """Keys of the event batches stamped in ``(after, end]`` (``after`` None: every batch up to ``end``)."""
+        high = storage_keys.stamp(end)
+        if after is None:
+            prefixes = [f"{self.prefix.strip('/')}/{storage_keys.EVENTS}/"]
+        else:
+            low = datetime.strptime(after, "%Y%m%dT%H%M%SZ").replace(tzinfo=end.tzinfo)
+            prefixes = [storage_keys.partition_prefix(self.prefix, storage_keys.EVENTS, h) for h in _hours(low, end)]
         keys: list[str] = []
-        for hour in _hours(start, end):
-            prefix = storage_keys.partition_prefix(self.prefix, storage_keys.EVENTS, hour)
+        for prefix in prefixes:
             for key in s3.list_keys(bucket_name=self.bucket, prefix=prefix) or []:
                 stamp = storage_keys.batch_stamp_of(key)
-                if stamp is not None and low < stamp <= high:
+                if stamp is not None and (after is None or after < stamp) and stamp <= high:
                     keys.append(key)
         return sorted(keys)
 
-    def _read_state(self, s3: S3BulkReaderHook, start: datetime) -> Any:
-        """The state the interval ending at ``start`` left; else the newest earlier one; else empty."""
+    def _read_state(self, s3: S3BulkReaderHook, start: datetime) -> tuple[Any, str | None]:
+        """The newest state written at or before ``start`` and its stamp; (empty state, None) when there is none.
+
+        Normally that is the state of the interval ending at ``start``. When an earlier run failed, it is older, and
+        the caller then reads every batch stamped after it, so the batches of the failed interval are not skipped.
+        """
         from flytelineage.domain.event_table import parquet_bytes_to_table
         from flytelineage.domain.execution_grouping import GroupingState
 
@@ -170,19 +184,22 @@ class GroupExecutionsOperator(BaseOperator):
         ]
         earlier = sorted(c for c in candidates if c <= stamp)
         if not earlier:
-            self.log.info("No grouping state before %s: starting empty", stamp)
-            return GroupingState.empty()
-        base = f"{self.prefix.strip('/')}/{STATE}/interval_end={earlier[-1]}/"
-        self.log.info("Grouping state from %s", base)
-        read = s3.read_objects(
-            [f"s3://{self.bucket}/{base}pending.parquet", f"s3://{self.bucket}/{base}emitted.parquet"]
-        )
-        tables = []
-        for uri, data in read.items():
+            self.log.info("No grouping state at or before %s: reading every stored batch up to the interval end", stamp)
+            return GroupingState.empty(), None
+        if earlier[-1] != stamp:
+            self.log.warning(
+                "No grouping state for %s (a run failed or was skipped?): resuming from %s", stamp, earlier[-1]
+            )
+        base = f"s3://{self.bucket}/{self.prefix.strip('/')}/{STATE}/interval_end={earlier[-1]}/"
+        uris = {name: f"{base}{name}.parquet" for name in ("pending", "emitted")}
+        read = s3.read_objects(list(uris.values()))
+        tables = {}
+        for name, uri in uris.items():
+            data = read[uri]
             if isinstance(data, Exception):
                 raise RuntimeError(f"cannot read grouping state {uri}: {data}") from data
-            tables.append(parquet_bytes_to_table(data))
-        return GroupingState(pending=tables[0], emitted=tables[1])
+            tables[name] = parquet_bytes_to_table(data)
+        return GroupingState(pending=tables["pending"], emitted=tables["emitted"]), earlier[-1]
 
     def _put(self, s3: S3BulkReaderHook, key: str, data: bytes) -> None:
         s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
@@ -195,11 +212,13 @@ class GroupExecutionsOperator(BaseOperator):
         from flytelineage.domain.execution_grouping import split_ready
         from flytelineage.domain.execution_lineage import resolve_executions
         from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
+        from flytelineage.operators.shard_io import as_bool, as_str_list
 
         _return_freed_memory_early()
         start, end = interval_of(context, self.replay_start, self.replay_end)
         s3 = S3BulkReaderHook(aws_conn_id=self.aws_conn_id, concurrency=int(self.read_concurrency))
-        batch_keys = self._batch_keys(s3, start, end)
+        state, state_stamp = self._read_state(s3, start)
+        batch_keys = self._batch_keys(s3, state_stamp, end)
         batches = s3.read_objects([f"s3://{self.bucket}/{k}" for k in batch_keys])
         tables = []
         for uri, data in batches.items():
@@ -207,7 +226,6 @@ class GroupExecutionsOperator(BaseOperator):
                 raise RuntimeError(f"cannot read event batch {uri}: {data}") from data
             tables.append(parquet_bytes_to_table(data))
         new_rows = sum(t.num_rows for t in tables)
-        state = self._read_state(s3, start)
         split = split_ready(
             state,
             tables or [EVENT_SCHEMA.empty_table()],  # a list lets split_ready free each batch once merged
@@ -215,17 +233,19 @@ class GroupExecutionsOperator(BaseOperator):
             settle=timedelta(seconds=int(self.settle_seconds)),
             max_pending_age=timedelta(days=int(self.pending_max_days)),
         )
+        read_buckets = as_str_list(self.read_buckets)
         reader = S3BulkReaderHook(
             aws_conn_id=self.aws_conn_id,
             concurrency=int(self.read_concurrency),
-            allowed_buckets=list(self.read_buckets or ()),
+            allowed_buckets=read_buckets,
         )
-        executions = resolve_executions(
-            split.ready, reader, read_buckets=list(self.read_buckets or ()), link_events=split.state.pending
-        )
-        shard_keys = self._write_shards(s3, end, executions)
-        self._put(s3, self._key(STATE, end, "pending.parquet"), table_to_parquet_bytes(split.state.pending))
-        self._put(s3, self._key(STATE, end, "emitted.parquet"), table_to_parquet_bytes(split.state.emitted))
+        executions = resolve_executions(split.ready, reader, read_buckets=read_buckets, link_events=split.state.pending)
+        shard_keys = self._write_shards(s3, start, end, executions)
+        if as_bool(self.persist_state):
+            self._put(s3, self._key(STATE, end, "pending.parquet"), table_to_parquet_bytes(split.state.pending))
+            self._put(s3, self._key(STATE, end, "emitted.parquet"), table_to_parquet_bytes(split.state.emitted))
+        else:
+            self.log.info("persist_state is off (replay or dry run): the grouping state of %s is left as it was", end)
         for name, table in (("late", split.late), ("expired", split.expired)):
             if table.num_rows:
                 self.log.warning("%d %s events kept under %s/", table.num_rows, name, REPORTS)
@@ -247,13 +267,16 @@ class GroupExecutionsOperator(BaseOperator):
         context["ti"].xcom_push(key="summary", value=summary)
         return shard_keys
 
-    def _write_shards(self, s3: S3BulkReaderHook, end: datetime, executions: list[Any]) -> list[str]:
+    def _write_shards(self, s3: S3BulkReaderHook, start: datetime, end: datetime, executions: list[Any]) -> list[str]:
         from flytelineage.domain.execution_store import executions_to_jsonl_gz
 
         size = max(1, int(self.shard_size))
         keys = []
         for number, first in enumerate(range(0, len(executions), size)):
-            key = self._key(EXECUTIONS, end, f"shard-{number:05d}.jsonl.gz")
+            key = (
+                f"{self.prefix.strip('/')}/{EXECUTIONS}/interval={storage_keys.stamp(start)}_{storage_keys.stamp(end)}"
+                f"/shard-{number:05d}.jsonl.gz"
+            )
             self._put(s3, key, executions_to_jsonl_gz(executions[first : first + size]))
             keys.append(key)
         return keys

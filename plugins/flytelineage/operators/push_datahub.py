@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from flytelineage.operators.shard_io import as_bool, shard_executions
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -66,18 +68,18 @@ class PushDataHubOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, int]:
         """Emit the shard's lineage; return counts of executions, proposals and distinct entities."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from flytelineage.domain.datahub_mcps import build_mcps
-        from flytelineage.domain.execution_store import executions_from_jsonl_gz
         from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
 
-        if not _as_bool(self.enabled):
-            raise AirflowSkipException("The datahub target is switched off (targets).")
-        if not self.shard_key:
-            raise AirflowSkipException("No executions shard for this run: nothing to push to DataHub.")
-        executions = executions_from_jsonl_gz(self._read_shard())
-        datasets_only = _as_bool(self.datasets_only)
+        executions = shard_executions(
+            enabled=self.enabled,
+            shard_key=self.shard_key,
+            aws_conn_id=self.aws_conn_id,
+            bucket=self.bucket,
+            target="datahub",
+            action="push to DataHub",
+        )
+        datasets_only = as_bool(self.datasets_only)
         mcps = [
             mcp
             for execution in executions
@@ -100,26 +102,3 @@ class PushDataHubOperator(BaseOperator):
         }
         self.log.info("Pushed %s from %s to %s", counts, self.shard_key, report.target)
         return counts
-
-    def _read_shard(self) -> bytes:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-        from botocore.exceptions import ClientError
-
-        from flytelineage.errors import StorageError
-
-        s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
-        try:
-            response = s3.get_object(Bucket=self.bucket, Key=self.shard_key)
-            return bytes(response["Body"].read())
-        except ClientError as e:
-            raise StorageError(
-                f"Could not read executions shard s3://{self.bucket}/{self.shard_key}: {e}. "
-                "Check that group_executions succeeded for this run and the connection can read the bucket."
-            ) from e
-
-
-def _as_bool(value: object) -> bool:
-    """A templated flag: a real boolean, or a string rendered from the Variable (``true``/``false``, any case)."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)

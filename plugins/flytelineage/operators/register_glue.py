@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from flytelineage.operators.shard_io import as_bool, shard_executions
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -63,16 +65,16 @@ class RegisterGlueOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, int]:
         """Register the shard's tables and return counts: created, updated, unchanged, skipped, databases."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from flytelineage.domain.execution_store import executions_from_jsonl_gz
         from flytelineage.domain.glue_tables import plan_glue_tables
 
-        if not self.enabled or str(self.enabled).lower() == "false":
-            raise AirflowSkipException("The glue target is switched off (targets).")
-        if not self.shard_key:
-            raise AirflowSkipException("No executions shard for this run: nothing to register in Glue.")
-        executions = executions_from_jsonl_gz(self._read_shard())
+        executions = shard_executions(
+            enabled=self.enabled,
+            shard_key=self.shard_key,
+            aws_conn_id=self.aws_conn_id,
+            bucket=self.bucket,
+            target="glue",
+            action="register in Glue",
+        )
         plan = plan_glue_tables(executions, database_override=self.glue_database or None)
         for skipped in plan.skipped:
             self.log.warning(
@@ -82,28 +84,12 @@ class RegisterGlueOperator(BaseOperator):
         self.log.info("Glue registration of %d execution(s) from %s: %s", len(executions), self.shard_key, counts)
         return counts
 
-    def _read_shard(self) -> bytes:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-        from botocore.exceptions import ClientError
-
-        from flytelineage.errors import StorageError
-
-        s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
-        try:
-            response = s3.get_object(Bucket=self.bucket, Key=self.shard_key)
-            return bytes(response["Body"].read())
-        except ClientError as e:
-            raise StorageError(
-                f"Could not read executions shard s3://{self.bucket}/{self.shard_key}: {e}. "
-                "Check that group_executions succeeded for this run and the connection can read the bucket."
-            ) from e
-
     def _register(self, plan: GluePlan) -> dict[str, int]:
         from flytelineage.domain.glue_tables import DATABASE_DESCRIPTION
         from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
 
         hook = GlueTablesHook(aws_conn_id=self.aws_conn_id)
-        versioning, max_versions = _as_bool(self.glue_versioning), _as_optional_int(self.glue_max_versions)
+        versioning, max_versions = as_bool(self.glue_versioning), _as_optional_int(self.glue_max_versions)
         counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": len(plan.skipped)}
         for database in plan.databases:
             hook.ensure_database(database, DATABASE_DESCRIPTION)
@@ -113,13 +99,6 @@ class RegisterGlueOperator(BaseOperator):
             )
             counts[result] += 1
         return {**counts, "databases": len(plan.databases)}
-
-
-def _as_bool(value: object) -> bool:
-    """A templated flag: real booleans, or the strings ``true``/``false`` (any case) rendered from a Variable."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)
 
 
 def _as_optional_int(value: object) -> int | None:
