@@ -373,8 +373,8 @@ def workflow_name(launch_plan_name: str | None, tasks: Iterable[TaskRef], proble
         return launch_plan_name
     modules = sorted({t.name.rsplit(".", 1)[0] if "." in t.name else "" for t in tasks})
     if not modules:
-        problems.add("workflow name unknown: no launch plan and no task in the events")
-        return ""
+        problems.add("workflow name unknown: no launch plan and no task in the events; named unknown_workflow")
+        return "unknown_workflow"
     parts = [m.split(".") if m else [] for m in modules]
     common: list[str] = []
     for level in zip(*parts, strict=False):

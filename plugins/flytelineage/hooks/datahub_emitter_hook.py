@@ -164,12 +164,22 @@ def default_lite_path(conn_id: str) -> str:
 # ---- sinks ---------------------------------------------------------------------------------------------------------
 
 
+def _without_userinfo(url: str) -> str:
+    """The URL without ``user:password@``, so a credential written into the host never reaches logs or errors."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
 class _RestSink:
     """GMS over REST: batches within the SDK limits; a failed batch is recorded and the next one still sent."""
 
     def __init__(self, emitter: DataHubRestEmitter, host: str) -> None:
         self.emitter = emitter
-        self.target = f"datahub-rest:{host}"
+        self.target = f"datahub-rest:{_without_userinfo(host)}"
 
     def write(self, mcps: Sequence[MetadataChangeProposalWrapper]) -> tuple[int, list[str]]:
         from datahub.emitter.rest_emitter import BATCH_INGEST_MAX_PAYLOAD_LENGTH

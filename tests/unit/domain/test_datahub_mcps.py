@@ -6,6 +6,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -410,8 +411,13 @@ def test_timestamps_come_from_the_events_not_the_clock(monkeypatch: pytest.Monke
         raise AssertionError("build_mcps read the wall clock")
 
     monkeypatch.setattr(time, "time", no_clock)
+    day_ago_ms = (datetime.now(UTC).timestamp() - 86_400) * 1000  # the samples ran long before today
     for execution in lineage_samples.all_samples():
-        build_mcps(execution)
+        for mcp in build_mcps(execution):
+            obj = mcp.aspect.to_obj() if mcp.aspect is not None else {}
+            stamps = [obj.get("timestampMillis"), (obj.get("created") or {}).get("time")]
+            # 0 is DataHub's "unknown" audit time; anything else must be an event time, never today's clock
+            assert all(ts is None or 0 <= ts < day_ago_ms for ts in stamps), (mcp.entityUrn, mcp.aspectName, stamps)
 
 
 def test_missing_start_of_attempt_gives_complete_without_duration() -> None:
