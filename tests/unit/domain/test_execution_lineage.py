@@ -23,7 +23,7 @@ from tests.unit.domain.event_rows import row, table
         (None, ["app.wf.extract"], "app.wf", False),
         (None, ["app.a.t", "lib.b.t"], "app.a", True),
         (None, ["t1", "t2"], "t1", True),
-        (None, [], "", True),
+        (None, [], "unknown_workflow", True),
     ],
 )
 def test_workflow_name(launch_plan: str | None, tasks: list[str], expected: str, problem: bool) -> None:
