@@ -1,7 +1,7 @@
-"""Hand-built ``Execution`` fixtures shared by the target tests (DataHub, Glue) until grouping produces real ones.
+"""Hand-built ``Execution`` fixtures for the target tests (DataHub, Glue): small, readable, each one semantic case.
 
 Every sample is a complete, terminal workflow execution of the same small ETL in project ``flytesnacks``, domain
-``development``, shaped the way the grouping step resolves real Flyte events (see ``/work/shared/flyte-events.md``):
+``development``, shaped the way the grouping step resolves real Flyte events (see ``shared/flyte-events.md``):
 ``start-node``/``end-node`` bookkeeping nodes, ``n<i>`` task nodes, attempts numbered ``retry_attempt + 1``, no first
 QUEUED task event (attempts start at RUNNING), cache hits without attempts, datasets named per DESIGN section 5.
 
