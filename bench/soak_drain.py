@@ -50,7 +50,12 @@ def drain_once(queue_url: str, bucket: str, *, flush_messages: int, ingest_minut
         s3.load_bytes(data, key=key, bucket_name=bucket, replace=True)
 
     settings = DrainSettings(
-        receivers=2, wait_seconds=0, flush_messages=flush_messages, flush_seconds=2, visibility_timeout=VISIBILITY
+        # one receiver: moto's receive_message has no lock, concurrent receives corrupt its in-flight bookkeeping
+        receivers=1,
+        wait_seconds=0,
+        flush_messages=flush_messages,
+        flush_seconds=2,
+        visibility_timeout=VISIBILITY,
     )
     ingest = datetime(2026, 11, 21, 12, ingest_minute % 60, tzinfo=UTC)
     drain = EventDrain(

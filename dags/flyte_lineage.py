@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, DeltaDataIntervalTimetable, Param
 
 from flytelineage.operators.drain_events import FlyteEventsToS3Operator
 from flytelineage.operators.group_executions import GroupExecutionsOperator
@@ -27,7 +27,8 @@ from flytelineage.operators.register_glue import RegisterGlueOperator
 with DAG(
     dag_id="flyte_lineage",
     description="FlyteAdmin events -> S3 batches -> executions -> DataHub and Glue",
-    schedule=timedelta(minutes=10),
+    # Contiguous data intervals: a bare timedelta gives point intervals in Airflow 3, so runs would not tile time.
+    schedule=DeltaDataIntervalTimetable(timedelta(minutes=10)),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -19,6 +19,10 @@ class StorageError(FlyteLineageError):
     """Reading or writing the S3 batches failed."""
 
 
+class QueueError(FlyteLineageError):
+    """Receiving from or deleting on the SQS queue failed; messages not deleted are redelivered by SQS."""
+
+
 class DatasetReadError(FlyteLineageError):
     """A LiteralMap or dataset footer could not be read (missing object, bucket not allowed, corrupt data)."""
 

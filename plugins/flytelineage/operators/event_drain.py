@@ -7,14 +7,24 @@ decoded, the quarantine object, and only then deletes the batch's messages, ten 
 If a write fails the messages are not deleted: they become visible again and a later run stores them (duplicates are
 removed downstream by ``event_id``). Messages held longer than half their visibility timeout get it extended.
 
+Failures are loud: a failed write is logged and re-raised; a receive error (after botocore's own retries) stops the
+receivers, the messages already received are stored and deleted, then ``QueueError`` is raised; a DeleteMessageBatch
+call that keeps failing as a whole raises ``QueueError`` (its messages are stored, so their redelivery is harmless).
+Quarantine reasons are logged with any text copied from the message body elided (the quarantine row keeps both).
+
 This module is Airflow-free so the operator, the tests and the benchmarks drive the same code; the queue and the
 object store are passed in (``SqsBatchHook`` and an ``ObjectWriter``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import json
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,11 +34,66 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from flytelineage.domain import storage_keys
+from flytelineage.errors import QueueError
 from flytelineage.hooks.sqs_batch_hook import SQS_BATCH_LIMIT, ReceivedMessage
 
 log = logging.getLogger(__name__)
 
 DELETE_RETRIES = 3
+DELETE_BACKOFF_SECONDS = 0.2
+"""Wait before retrying a DeleteMessageBatch call that failed as a whole (doubled on each retry)."""
+MAX_LOGGED_REASON_CHARS = 300
+_BODY_ECHO_MIN_CHARS = 8
+_KNOWN_NAMES = frozenset(
+    name
+    for kind in ("Workflow", "Node", "Task")
+    for name in (
+        f"flyteidl.admin.{kind}ExecutionEventRequest",
+        f"com.flyte.resource.flyteidl.admin.{kind}ExecutionEventRequest",
+        f"cloudevents.{kind}Execution",
+        f"com.flyte.resource.cloudevents.{kind}Execution",
+        f"flyteidl.event.CloudEvent{kind}Execution",
+    )
+) | {"Notification"}
+"""Protocol names a reason may repeat from the body without leaking anything (SNS Subjects, protobuf types)."""
+_TOKEN = re.compile(r"[^\s'\"`,;:()\[\]{}<>]+")
+
+
+def loggable_reason(reason: str, body: str) -> str:
+    """``reason`` safe for logs: tokens of eight or more characters found in ``body`` (or in the base64 payload it
+    carries) are elided, protocol names excepted, then the text is cut to ``MAX_LOGGED_REASON_CHARS``.
+
+    Decoder reasons may quote parts of the message (an unknown Subject, a value protobuf could not parse); the body
+    can hold anything a publisher put there, so logs never repeat it. The quarantine row keeps the full reason.
+    """
+
+    haystack = _body_texts(body)
+
+    def elide(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if len(token) < _BODY_ECHO_MIN_CHARS or token in _KNOWN_NAMES or token not in haystack:
+            return token
+        return "<elided>"
+
+    safe = _TOKEN.sub(elide, reason)
+    if len(safe) > MAX_LOGGED_REASON_CHARS:
+        safe = safe[:MAX_LOGGED_REASON_CHARS] + "..."
+    return safe
+
+
+def _body_texts(body: str) -> str:
+    """The body and, when it holds base64 (the SNS ``Message`` or a raw body), the text of the decoded bytes."""
+    texts = [body]
+    encoded: object = body
+    if body.lstrip().startswith("{"):
+        try:
+            encoded = json.loads(body).get("Message")
+        except (ValueError, AttributeError):
+            encoded = None
+    if isinstance(encoded, str):
+        with contextlib.suppress(binascii.Error, ValueError):
+            texts.append(base64.b64decode(encoded.strip(), validate=True).decode("utf-8", errors="replace"))
+    return "\n".join(texts)
 
 
 class BatchQueue(Protocol):
@@ -133,6 +198,7 @@ class EventDrain:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._taken = 0
+        self._receive_errors: list[BaseException] = []
         self.report = DrainReport()
 
     # ---- receiving ----------------------------------------------------------------------------------------------
@@ -168,6 +234,10 @@ class EventDrain:
                     return
                 now = self._clock()
                 self._handoff.put([_Held(m, now) for m in got])
+        except Exception as exc:  # re-raised by run() once what was received is stored
+            with self._lock:
+                self._receive_errors.append(exc)
+            self._stop.set()
         finally:
             self._handoff.put(None)
 
@@ -216,6 +286,13 @@ class EventDrain:
             self._stop.set()
             for t in threads:
                 t.join(timeout=self._settings.wait_seconds + 30)
+        if self._receive_errors:
+            first = self._receive_errors[0]
+            raise QueueError(
+                f"ReceiveMessage on {self._queue_url} failed ({len(self._receive_errors)} receiver(s) stopped): "
+                f"{type(first).__name__}: {first}. The {self.report.received} message(s) received before were "
+                "stored and deleted; the rest stay in the queue for the next run."
+            ) from first
         return self.report
 
     def _due(self, held: list[_Held]) -> bool:
@@ -232,17 +309,35 @@ class EventDrain:
         digest = storage_keys.batch_digest(h.message.message_id for h in held)
         if events:
             key = storage_keys.batch_key(self._prefix, storage_keys.EVENTS, self._ingest_time, digest)
-            self._write(key, table_to_parquet_bytes(events_to_table(events)))
-            self.report.objects.append(key)
+            self._store(key, table_to_parquet_bytes(events_to_table(events)), len(held))
         if quarantine:
             key = storage_keys.batch_key(self._prefix, storage_keys.QUARANTINE, self._ingest_time, digest)
-            self._write(key, table_to_parquet_bytes(quarantine_to_table(quarantine)))
-            self.report.objects.append(key)
+            self._store(key, table_to_parquet_bytes(quarantine_to_table(quarantine)), len(held))
             for row in quarantine:
-                log.warning("quarantined SQS message %s: %s", row["message_id"], row["reason"])
+                log.warning(
+                    "quarantined SQS message %s (full reason and body in %s): %s",
+                    row["message_id"],
+                    key,
+                    loggable_reason(row["reason"], row["body"]),
+                )
         self.report.events += len(events)
         self.report.quarantined += len(quarantine)
         self._delete(held)
+
+    def _store(self, key: str, data: bytes, messages: int) -> None:
+        try:
+            self._write(key, data)
+        except Exception as exc:
+            log.error(
+                "Could not write %s (%s: %s). None of the %d message(s) of this batch was deleted; they reappear in "
+                "the queue and the next run stores them.",
+                key,
+                type(exc).__name__,
+                exc,
+                messages,
+            )
+            raise
+        self.report.objects.append(key)
 
     def _chunks(self, held: list[_Held]) -> list[list[str]]:
         handles = [h.message.receipt_handle for h in held]
@@ -259,7 +354,7 @@ class EventDrain:
     def _delete_chunk(self, handles: list[str]) -> tuple[int, int]:
         pending = handles
         for attempt in range(DELETE_RETRIES):
-            failed = self._sqs.delete_batch(self._queue_url, pending)
+            failed = self._delete_call(pending, attempt)
             with self._lock:
                 self.report.api_calls["delete"] += 1
             if not failed:
@@ -273,6 +368,20 @@ class EventDrain:
             )
         # The messages stay stored; they will be redelivered and stored again, then deduplicated by event_id.
         return len(handles) - len(pending), len(pending)
+
+    def _delete_call(self, handles: list[str], attempt: int) -> list[dict[str, Any]]:
+        """One DeleteMessageBatch call; a call failing as a whole is retried, then raises ``QueueError``."""
+        try:
+            return self._sqs.delete_batch(self._queue_url, handles)
+        except Exception as exc:
+            if attempt + 1 >= DELETE_RETRIES:
+                raise QueueError(
+                    f"DeleteMessageBatch on {self._queue_url} failed {DELETE_RETRIES} times: {type(exc).__name__}: "
+                    f"{exc}. Its {len(handles)} message(s) are stored, so they are redelivered and stored again, "
+                    "then deduplicated by event_id."
+                ) from exc
+            time.sleep(DELETE_BACKOFF_SECONDS * 2**attempt)
+            return [{"Id": str(i), "Code": type(exc).__name__, "Message": str(exc)} for i in range(len(handles))]
 
     def _extend_visibility_if_old(self, held: list[_Held]) -> None:
         oldest_age = self._clock() - held[0].received_mono

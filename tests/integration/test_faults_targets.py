@@ -1,0 +1,269 @@
+"""Target faults through the real operators: DataHub GMS 5xx and hangs, Glue throttling; reruns converge.
+
+``push_datahub`` runs against a fake GMS on 127.0.0.1 that keeps the state a real GMS would (latest value per
+entity aspect, one document per timeseries event) and can fail or hang chosen calls. ``register_glue`` runs against
+moto_server with faults injected into the real Glue client. Each fault must fail the task (raise) or be retried,
+and a rerun must end in exactly the state a fault-free run produces.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from datahub.emitter.rest_emitter import BATCH_INGEST_MAX_PAYLOAD_LENGTH
+
+from flytelineage.domain.datahub_mcps import build_mcps
+from flytelineage.domain.execution_store import executions_to_jsonl_gz
+from flytelineage.errors import TargetError
+from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
+from flytelineage.operators.push_datahub import PushDataHubOperator
+from flytelineage.operators.register_glue import RegisterGlueOperator
+from tests import lineage_samples
+from tests.integration.test_faults_drain import CallFaults, SendFaults, http_error
+
+pytestmark = pytest.mark.integration
+
+SHARD_KEY = "fl/executions/interval_end=20261121T120000Z/shard-00000.jsonl.gz"
+GMS_CONFIG = {"noCode": "true", "versions": {"acryldata/datahub": {"version": "v1.2.0"}}}
+EXECUTIONS = lineage_samples.many_executions(14)
+
+Policy = Callable[[int], str]
+"""Call number (0-based) -> ``ok``, ``fail`` (HTTP 503) or ``hang`` (answer after ``HANG_SECONDS``)."""
+HANG_SECONDS = 2.5
+
+
+@dataclass
+class StatefulGms:
+    """A fake GMS applying accepted proposals to a state like GMS does; ``policy`` decides each ingest call."""
+
+    url: str = ""
+    policy: Policy = lambda index: "ok"
+    calls: int = 0
+    state: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def apply(self, proposals: list[dict[str, Any]]) -> None:
+        """Upsert each proposal: timeseries aspects are keyed by their event time and message id too."""
+        for proposal in proposals:
+            value = proposal["aspect"]["value"]
+            aspect = json.loads(value)
+            key: tuple[Any, ...] = (proposal["entityUrn"], proposal["aspectName"])
+            if "timestampMillis" in aspect:
+                key += (aspect["timestampMillis"], json.dumps(aspect.get("messageId")))
+            self.state[key] = value
+
+
+def _handler(gms: StatefulGms) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._reply(200 if self.path.startswith("/config") else 404, GMS_CONFIG)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            with gms.lock:
+                index, gms.calls = gms.calls, gms.calls + 1
+            action = gms.policy(index)
+            if action == "fail":
+                self._reply(503, {"message": "injected 503"})
+                return
+            if action == "hang":
+                time.sleep(HANG_SECONDS)  # the client has given up; what a slow GMS does later is not applied
+                return
+            with gms.lock:
+                gms.apply(body["proposals"])
+            self._reply(200, {"value": "ok"})
+
+        def _reply(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    return Handler
+
+
+@pytest.fixture
+def gms(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatefulGms]:
+    """A stateful fake GMS behind connection ``faults_gms`` (one retry, one-second timeout)."""
+    fake = StatefulGms()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    conn = {
+        "conn_type": "datahub-rest",
+        "host": fake.url,
+        "password": "tok",
+        "extra": {"retry_max_times": 1, "timeout_sec": 1},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_FAULTS_GMS", json.dumps(conn))
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def shard(s3_client: Any, bucket: str) -> str:
+    """The bucket, holding one executions shard of ``EXECUTIONS``."""
+    s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz(EXECUTIONS))
+    return bucket
+
+
+def push(bucket: str) -> dict[str, int]:
+    """One ``push_datahub`` task run on the shard."""
+    operator = PushDataHubOperator(
+        task_id="push_datahub", shard_key=SHARD_KEY, bucket=bucket, aws_conn_id=None, datahub_conn_id="faults_gms"
+    )
+    return operator.execute(context={})  # type: ignore[arg-type]
+
+
+def clean_state(gms: StatefulGms, bucket: str) -> dict[tuple[Any, ...], str]:
+    """The GMS state a fault-free run leaves (the GMS is emptied again afterwards)."""
+    gms.policy = lambda index: "ok"
+    push(bucket)
+    state = dict(gms.state)
+    gms.state.clear()
+    return state
+
+
+def test_the_shard_needs_several_gms_calls() -> None:
+    mcps = [m for e in EXECUTIONS for m in build_mcps(e)]
+    assert len(mcps) > 2 * BATCH_INGEST_MAX_PAYLOAD_LENGTH  # so a failed call leaves a partial state
+
+
+def test_gms_503_within_the_retry_budget_is_retried(gms: StatefulGms, shard: str) -> None:
+    clean = clean_state(gms, shard)
+    gms.policy = lambda index: "fail" if index == 0 else "ok"
+    gms.calls = 0
+
+    counts = push(shard)
+
+    assert gms.calls > counts["mcps"] // BATCH_INGEST_MAX_PAYLOAD_LENGTH + 1  # the failed call was sent again
+    assert gms.state == clean
+
+
+@pytest.mark.parametrize("fault", ["fail", "hang"])
+def test_gms_fault_fails_the_task_and_a_rerun_converges(gms: StatefulGms, shard: str, fault: str) -> None:
+    clean = clean_state(gms, shard)
+    gms.policy = lambda index: fault if index in (0, 1) else "ok"  # the first batch fails even after its retry
+    gms.calls = 0
+
+    started = time.monotonic()
+    with pytest.raises(TargetError, match="failed 1 write") as raised:
+        push(shard)
+
+    assert time.monotonic() - started < 15  # a hanging GMS costs the timeout, not forever
+    assert ("503" in str(raised.value)) if fault == "fail" else ("timed out" in str(raised.value).lower())
+    assert gms.state and gms.state != clean  # the other batches landed: a partial state
+    gms.policy = lambda index: "ok"
+    push(shard)
+    assert gms.state == clean
+
+
+# ---- Glue ----------------------------------------------------------------------------------------------------------
+
+
+def glue_throttle() -> Any:
+    """Glue's throttling answer (JSON 1.1 protocol), which botocore retries."""
+    body = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+    return http_error(400, body, "application/x-amz-json-1.1")
+
+
+def table_input(name: str) -> dict[str, Any]:
+    """A minimal Parquet table definition."""
+    return {
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "bigint"}], "Location": f"s3://data/{name}/"},
+    }
+
+
+def test_glue_throttling_is_retried_by_botocore(glue_client: Any, unique_name: str) -> None:
+    glue_client.create_database(DatabaseInput={"Name": unique_name})
+    hook = GlueTablesHook(aws_conn_id=None)
+    faults = SendFaults(hook.glue, "CreateTable", glue_throttle, times=2)
+
+    assert hook.upsert_table(unique_name, table_input("t1"), versioning=False) == "created"
+
+    assert faults.injected == 2 and faults.sends == 3
+    assert glue_client.get_table(DatabaseName=unique_name, Name="t1")["Table"]["Name"] == "t1"
+
+
+def test_persistent_glue_throttling_raises_a_target_error_with_the_code(
+    glue_client: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    glue_client.create_database(DatabaseInput={"Name": unique_name})
+    hook = GlueTablesHook(aws_conn_id=None)
+    faults = SendFaults(hook.glue, "GetTable", glue_throttle, times=1_000)
+
+    with pytest.raises(TargetError, match="ThrottlingException: Rate exceeded"):
+        hook.upsert_table(unique_name, table_input("t1"), versioning=False)
+
+    assert faults.sends == 2
+    assert glue_client.get_tables(DatabaseName=unique_name)["TableList"] == []
+
+
+def glue_tables(glue_client: Any, database: str) -> dict[str, Any]:
+    """The parts of every table of ``database`` that register_glue manages."""
+    tables = glue_client.get_paginator("get_tables").paginate(DatabaseName=database)
+    return {
+        t["Name"]: (t.get("TableType"), t["StorageDescriptor"], t.get("PartitionKeys"), t.get("Parameters"))
+        for page in tables
+        for t in page["TableList"]
+    }
+
+
+def register(bucket: str, database: str) -> dict[str, int]:
+    """One ``register_glue`` task run on the shard, every table in ``database``."""
+    operator = RegisterGlueOperator(
+        task_id="register_glue", shard_key=SHARD_KEY, bucket=bucket, aws_conn_id=None, glue_database=database
+    )
+    return operator.execute(context={})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "ConcurrentModificationException"])
+def test_register_glue_fails_midway_and_a_rerun_converges(
+    glue_client: Any, shard: str, unique_name: str, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    clean_counts = register(shard, f"{unique_name}_clean")
+    clean = glue_tables(glue_client, f"{unique_name}_clean")
+    assert clean_counts["created"] == len(clean) >= 3
+
+    original = GlueTablesHook.get_conn
+    faults: list[CallFaults] = []
+
+    def faulty_conn(hook: GlueTablesHook) -> Any:
+        client = original(hook)
+        if not faults:  # every CreateTable from the third on fails, after the hook's own retries too
+            faults.append(CallFaults(client, "CreateTable", code, fail=lambda n: n >= 3))
+        return client
+
+    monkeypatch.setattr(GlueTablesHook, "get_conn", faulty_conn)
+    monkeypatch.setattr(GlueTablesHook, "retry_delays", (0.0, 0.0))
+    with pytest.raises(TargetError, match=code):
+        register(shard, f"{unique_name}_fault")
+    partial = glue_tables(glue_client, f"{unique_name}_fault")
+    assert 0 < len(partial) < len(clean)
+
+    monkeypatch.setattr(GlueTablesHook, "get_conn", original)
+    counts = register(shard, f"{unique_name}_fault")
+    assert counts["created"] == len(clean) - len(partial) and counts["unchanged"] == len(partial)
+    assert glue_tables(glue_client, f"{unique_name}_fault") == clean
+    assert register(shard, f"{unique_name}_fault")["unchanged"] == len(clean)  # a third run writes nothing
