@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ def _stored(s3: Any, bucket: str) -> tuple[list[str], Any]:
 
 def run_soak(endpoint: str, *, runs: int, messages: int, seed: int, work_dir: Path) -> dict[str, int]:
     """Kill ``runs`` drain processes at random points, finish with a clean run, and count the outcome."""
-    from flytelineage.domain.execution_grouping import dedupe_events
+    from flytelineage.domain.execution_grouping import iter_execution_slices, split_ready
     from flytelineage.testing.flyte_event_generator import mixed_workload
     from flytelineage.testing.malformed_bodies import MALFORMED_BODIES
 
@@ -117,8 +117,13 @@ def run_soak(endpoint: str, *, runs: int, messages: int, seed: int, work_dir: Pa
         QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     sent_events = _event_ids_of(bodies)
-    deduped = dedupe_events(stored_rows)
-    deduped_ids = deduped.column("event_id").to_pylist()
+    # What the targets receive: the grouping step's ready events, per execution (settled, far after the runs).
+    split = split_ready(None, stored_rows, as_of=datetime(2100, 1, 1, tzinfo=UTC), settle=timedelta(0))
+    ready_ids = split.ready.column("event_id").to_pylist()
+    executions = [eid for eid, _ in iter_execution_slices(split.ready)]
+    sent_executions = {e.execution for e in workload.executions} | {
+        x for e in workload.executions for x in e.executions
+    }
     return {
         "runs": runs,
         "kills": kills,
@@ -127,9 +132,12 @@ def run_soak(endpoint: str, *, runs: int, messages: int, seed: int, work_dir: Pa
         "messages_lost": len(set(sent_ids) - set(stored)),
         "events_sent": len(sent_events),
         "event_rows_stored": stored_rows.num_rows,
-        "events_after_dedupe": len(deduped_ids),
-        "events_lost": len(sent_events - set(deduped_ids)),
-        "duplicates_after_dedupe": len(deduped_ids) - len(set(deduped_ids)),
+        "events_to_targets": len(ready_ids) + split.state.pending.num_rows,
+        "events_lost": len(sent_events - set(ready_ids) - set(split.state.pending.column("event_id").to_pylist())),
+        "duplicate_events_to_targets": len(ready_ids) - len(set(ready_ids)),
+        "executions_sent": len(sent_executions),
+        "executions_to_targets": len(set(executions)),
+        "duplicate_executions_to_targets": len(executions) - len(set(executions)),
         "left_in_queue": int(depth["ApproximateNumberOfMessages"])
         + int(depth["ApproximateNumberOfMessagesNotVisible"]),
     }

@@ -215,7 +215,8 @@ def print_summary(seeded: dict[str, int], summary: dict[str, Any], stack: Stack)
     for db, names in sorted(summary["glue_tables"].items()):
         print(f"  {db}: {', '.join(names)}")
     print("\nLook further:")
-    print(f"  .venv/bin/datahub lite --help   # the Lite store is {stack.lite_path} (sqlite)")
+    print(f"  .venv/bin/datahub lite init --type sqlite --file {stack.lite_path}   # once, then:")
+    print("  .venv/bin/datahub lite list-urns   |   datahub lite ls /   |   datahub lite serve")
     print(f"  the Airflow log of the run: {stack.home / 'dags-test.log'}")
 
 
