@@ -93,7 +93,7 @@ def run_soak(endpoint: str, *, runs: int, messages: int, seed: int, work_dir: Pa
     s3.create_bucket(Bucket=name)
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
     workload = mixed_workload(max(1, messages // 25), seed=seed, redelivery_rate=0.05)
-    bodies = [m.body for m in workload.messages][:messages] + MALFORMED_BODIES[:3]
+    bodies = [m.body for m in workload.messages] + MALFORMED_BODIES[:3]  # whole executions: every one completes
     sent_ids = _send(sqs, queue_url, bodies)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])}
     kills = 0
@@ -132,8 +132,9 @@ def run_soak(endpoint: str, *, runs: int, messages: int, seed: int, work_dir: Pa
         "messages_lost": len(set(sent_ids) - set(stored)),
         "events_sent": len(sent_events),
         "event_rows_stored": stored_rows.num_rows,
-        "events_to_targets": len(ready_ids) + split.state.pending.num_rows,
-        "events_lost": len(sent_events - set(ready_ids) - set(split.state.pending.column("event_id").to_pylist())),
+        "events_to_targets": len(ready_ids),
+        "events_held_back": split.state.pending.num_rows + split.late.num_rows + split.expired.num_rows,
+        "events_lost": len(sent_events - _ids(split.ready, split.state.pending, split.late, split.expired)),
         "duplicate_events_to_targets": len(ready_ids) - len(set(ready_ids)),
         "executions_sent": len(sent_executions),
         "executions_to_targets": len(set(executions)),
@@ -141,6 +142,10 @@ def run_soak(endpoint: str, *, runs: int, messages: int, seed: int, work_dir: Pa
         "left_in_queue": int(depth["ApproximateNumberOfMessages"])
         + int(depth["ApproximateNumberOfMessagesNotVisible"]),
     }
+
+
+def _ids(*tables: Any) -> set[str]:
+    return {i for table in tables for i in table.column("event_id").to_pylist()}
 
 
 def _event_ids_of(bodies: list[str]) -> set[str]:
@@ -171,7 +176,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--messages", type=int, default=300, help="about this many (whole executions are sent)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     from include.local_aws import moto_server

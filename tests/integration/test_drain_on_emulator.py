@@ -9,38 +9,12 @@ from typing import Any
 
 import pytest
 
-from flytelineage.domain.event_table import parquet_bytes_to_table
 from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
 from flytelineage.operators.event_drain import DrainSettings, EventDrain
 from tests.event_bodies import MALFORMED_BODIES, node_event_body
+from tests.sqs_s3_helpers import queue_depth, send_batches, stored_message_ids, stored_rows
 
 INGEST = datetime(2026, 11, 21, 12, 10, tzinfo=UTC)
-
-
-def _send(sqs_client, url: str, bodies: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    ids: list[str] = []
-    for i in range(0, len(bodies), 10):
-        entries = [{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i : i + 10])]
-        resp = sqs_client.send_message_batch(QueueUrl=url, Entries=entries)
-        assert not resp.get("Failed")
-        ids.extend(r["MessageId"] for r in resp["Successful"])
-    return ids
-
-
-def _stored(s3_client, bucket: str, area: str) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
-    out: dict[str, list[str]] = {}
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"fl/{area}/"):
-        for obj in page.get("Contents", []):
-            data = s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            out[obj["Key"]] = parquet_bytes_to_table(data).column("message_id").to_pylist()
-    return out
-
-
-def _queue_depth(sqs_client, url: str) -> int:  # type: ignore[no-untyped-def]
-    attrs = sqs_client.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
 class MotoSafeSqs(SqsBatchHook):
@@ -74,11 +48,12 @@ def test_every_message_is_stored_and_the_queue_ends_empty(sqs_client, s3_client,
     url = sqs_client.create_queue(QueueName=unique_name)["QueueUrl"]
     valid = [node_event_body(f"e{i % 7}", f"n{i}") for i in range(120)]
     duplicates = valid[:15]  # the same event delivered twice (SNS redelivery)
-    ids = _send(sqs_client, url, valid + duplicates + MALFORMED_BODIES)
+    ids = send_batches(sqs_client, url, valid + duplicates + MALFORMED_BODIES)
 
     report = _drain(url, bucket, DrainSettings(receivers=3, flush_messages=50, wait_seconds=0)).run()
 
-    events, quarantine = _stored(s3_client, bucket, "events"), _stored(s3_client, bucket, "quarantine")
+    events = stored_message_ids(s3_client, bucket, "fl/events/")
+    quarantine = stored_message_ids(s3_client, bucket, "fl/quarantine/")
     stored_events = [m for ids_ in events.values() for m in ids_]
     stored_quarantine = [m for ids_ in quarantine.values() for m in ids_]
     # SQS is at-least-once, so a message may be stored twice; none may be missing, and every stored one was sent.
@@ -86,11 +61,10 @@ def test_every_message_is_stored_and_the_queue_ends_empty(sqs_client, s3_client,
     assert len(set(stored_quarantine)) == len(MALFORMED_BODIES)
     assert report.received == report.deleted >= len(ids)
     assert report.delete_failures == 0
-    assert _queue_depth(sqs_client, url) == 0
+    assert queue_depth(sqs_client, url) == 0
     assert all("/ingest_date=2026-11-21/ingest_hour=12/" in k for k in [*events, *quarantine])
     # Redeliveries of one event share its event_id, so they collapse downstream.
-    tables = [parquet_bytes_to_table(s3_client.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in sorted(events)]
-    event_ids = [e for t in tables for e in t.column("event_id").to_pylist()]
+    event_ids = [row["event_id"] for row in stored_rows(s3_client, bucket, "fl/events/")]
     assert len(event_ids) >= 135 and len(set(event_ids)) == 120
 
 
@@ -99,7 +73,7 @@ def test_failure_between_write_and_delete_leaves_messages_in_the_queue(  # type:
     sqs_client, s3_client, bucket, unique_name
 ) -> None:
     url = sqs_client.create_queue(QueueName=unique_name)["QueueUrl"]
-    ids = _send(sqs_client, url, [node_event_body("e1", f"n{i}") for i in range(30)] + MALFORMED_BODIES[:3])
+    ids = send_batches(sqs_client, url, [node_event_body("e1", f"n{i}") for i in range(30)] + MALFORMED_BODIES[:3])
 
     def crash(key: str) -> None:
         raise RuntimeError(f"injected crash after writing {key}")
@@ -108,15 +82,16 @@ def test_failure_between_write_and_delete_leaves_messages_in_the_queue(  # type:
     with pytest.raises(RuntimeError, match="injected crash"):
         _drain(url, bucket, settings, write_hook=crash).run()
 
-    stored = [m for ids_ in _stored(s3_client, bucket, "events").values() for m in ids_]
+    stored = [m for ids_ in stored_message_ids(s3_client, bucket, "fl/events/").values() for m in ids_]
     assert set(stored) <= set(ids) and stored  # the write happened...
-    assert _queue_depth(sqs_client, url) == len(ids)  # ...and nothing was deleted
+    assert queue_depth(sqs_client, url) == len(ids)  # ...and nothing was deleted
 
     time.sleep(10.5)  # let the visibility timeout lapse, then a normal run stores and deletes everything
     report = _drain(url, bucket, DrainSettings(receivers=2, wait_seconds=0)).run()
     assert report.deleted >= len(ids)
-    assert _queue_depth(sqs_client, url) == 0
-    events, quarantine = _stored(s3_client, bucket, "events"), _stored(s3_client, bucket, "quarantine")
+    assert queue_depth(sqs_client, url) == 0
+    events = stored_message_ids(s3_client, bucket, "fl/events/")
+    quarantine = stored_message_ids(s3_client, bucket, "fl/quarantine/")
     everything = {m for ids_ in [*events.values(), *quarantine.values()] for m in ids_}
     assert everything == set(ids)
 
@@ -124,7 +99,7 @@ def test_failure_between_write_and_delete_leaves_messages_in_the_queue(  # type:
 @pytest.mark.integration
 def test_message_budget_is_respected(sqs_client, bucket, unique_name) -> None:  # type: ignore[no-untyped-def]
     url = sqs_client.create_queue(QueueName=unique_name)["QueueUrl"]
-    _send(sqs_client, url, [node_event_body("e1", f"n{i}") for i in range(45)])
+    send_batches(sqs_client, url, [node_event_body("e1", f"n{i}") for i in range(45)])
     report = _drain(url, bucket, DrainSettings(receivers=2, wait_seconds=0, max_messages=23)).run()
     assert report.received == 23 == report.deleted
-    assert _queue_depth(sqs_client, url) == 45 - 23
+    assert queue_depth(sqs_client, url) == 45 - 23

@@ -17,6 +17,7 @@ def test_killed_drains_lose_nothing(moto_endpoint: str, tmp_path: Path) -> None:
     assert result["messages_stored"] == result["messages_sent"], result
     assert result["events_lost"] == 0, result
     assert result["events_to_targets"] == result["events_sent"], result
+    assert result["executions_to_targets"] == result["executions_sent"], result
     assert result["duplicate_events_to_targets"] == 0, result
     assert result["duplicate_executions_to_targets"] == 0, result
     assert result["left_in_queue"] == 0, result

@@ -23,11 +23,11 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from flytelineage.domain.event_table import parquet_bytes_to_table
 from flytelineage.errors import QueueError
 from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
 from flytelineage.operators.event_drain import DrainReport, DrainSettings, EventDrain
 from tests.event_bodies import MALFORMED_BODIES, node_event_body
+from tests.sqs_s3_helpers import all_message_ids, queue_depth, send_batches, stored_rows
 
 pytestmark = pytest.mark.integration
 
@@ -132,43 +132,14 @@ class ThrottledSqs:
 # ---- queue and bucket helpers --------------------------------------------------------------------------------------
 
 
-def send(sqs_client: Any, url: str, bodies: list[str]) -> list[str]:
-    """Send ``bodies`` in batches of ten; return their message ids."""
-    ids: list[str] = []
-    for i in range(0, len(bodies), 10):
-        entries = [{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i : i + 10])]
-        response = sqs_client.send_message_batch(QueueUrl=url, Entries=entries)
-        assert not response.get("Failed")
-        ids.extend(r["MessageId"] for r in response["Successful"])
-    return ids
-
-
 def stored_ids(s3_client: Any, bucket: str) -> set[str]:
     """Message ids held by every events and quarantine object under the prefix."""
-    found: set[str] = set()
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{PREFIX}/"):
-        for obj in page.get("Contents", []):
-            data = s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            found.update(parquet_bytes_to_table(data).column("message_id").to_pylist())
-    return found
+    return all_message_ids(s3_client, bucket, f"{PREFIX}/")
 
 
 def event_ids(s3_client: Any, bucket: str) -> set[str]:
     """Distinct ``event_id`` values of the stored events."""
-    found: set[str] = set()
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{PREFIX}/events/"):
-        for obj in page.get("Contents", []):
-            data = s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            found.update(parquet_bytes_to_table(data).column("event_id").to_pylist())
-    return found
-
-
-def queue_depth(sqs_client: Any, url: str) -> int:
-    """Visible plus in-flight messages."""
-    attributes = sqs_client.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    return {row["event_id"] for row in stored_rows(s3_client, bucket, f"{PREFIX}/events/")}
 
 
 class Drain:
@@ -225,7 +196,7 @@ def assert_clean_rerun_stores_everything(
 
 
 def test_failed_nth_put_deletes_only_what_was_written(sqs_client: Any, s3_client: Any, bucket: str, queue: str) -> None:
-    ids = send(sqs_client, queue, bodies(37))
+    ids = send_batches(sqs_client, queue, bodies(37))
     drain = Drain(queue, bucket)
     faults = CallFaults(drain.s3_client, "PutObject", "InternalError", fail=lambda n: n == 3)
 
@@ -244,7 +215,7 @@ def test_quarantine_put_failure_keeps_the_batch_events_undeleted(
     sqs_client: Any, s3_client: Any, bucket: str, queue: str
 ) -> None:
     """The events object of a batch is written, its quarantine object is not: no message of the batch is deleted."""
-    ids = send(sqs_client, queue, bodies(5))  # one batch: five events and three undecodable bodies
+    ids = send_batches(sqs_client, queue, bodies(5))  # one batch: five events and three undecodable bodies
     drain = Drain(
         queue, bucket, DrainSettings(receivers=1, wait_seconds=0, flush_seconds=1, visibility_timeout=VISIBILITY)
     )
@@ -260,7 +231,7 @@ def test_quarantine_put_failure_keeps_the_batch_events_undeleted(
 
 
 def test_s3_slow_down_is_retried_by_botocore(sqs_client: Any, s3_client: Any, bucket: str, queue: str) -> None:
-    ids = send(sqs_client, queue, bodies(20))
+    ids = send_batches(sqs_client, queue, bodies(20))
     drain = Drain(queue, bucket)
     faults = SendFaults(drain.s3_client, "PutObject", s3_slow_down, times=2)
 
@@ -275,7 +246,7 @@ def test_persistent_s3_slow_down_fails_with_the_aws_code_and_deletes_nothing(
     sqs_client: Any, s3_client: Any, bucket: str, queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # keep botocore's backoff short; the behaviour is the same
-    ids = send(sqs_client, queue, bodies(12))
+    ids = send_batches(sqs_client, queue, bodies(12))
     drain = Drain(queue, bucket)
     faults = SendFaults(drain.s3_client, "PutObject", s3_slow_down, times=1_000)
 
@@ -296,7 +267,7 @@ def test_persistent_s3_slow_down_fails_with_the_aws_code_and_deletes_nothing(
 def test_receive_throttling_fails_the_run_after_storing_what_was_received(
     sqs_client: Any, s3_client: Any, bucket: str, queue: str, code: str
 ) -> None:
-    ids = send(sqs_client, queue, bodies(27))
+    ids = send_batches(sqs_client, queue, bodies(27))
     drain = Drain(
         queue, bucket, DrainSettings(receivers=1, wait_seconds=0, flush_seconds=1, visibility_timeout=VISIBILITY)
     )
@@ -314,7 +285,7 @@ def test_receive_throttling_fails_the_run_after_storing_what_was_received(
 
 
 def test_transient_delete_throttling_is_retried(sqs_client: Any, s3_client: Any, bucket: str, queue: str) -> None:
-    ids = send(sqs_client, queue, bodies(17))
+    ids = send_batches(sqs_client, queue, bodies(17))
     drain = Drain(queue, bucket)
     throttled = ThrottledSqs(drain.sqs_client, "delete_message_batch", "RequestThrottled", fail=lambda n: n == 1)
     drain.wrap_sqs(throttled)
@@ -330,7 +301,7 @@ def test_transient_delete_throttling_is_retried(sqs_client: Any, s3_client: Any,
 def test_persistent_delete_throttling_fails_and_redelivery_collapses(
     sqs_client: Any, s3_client: Any, bucket: str, queue: str
 ) -> None:
-    ids = send(sqs_client, queue, bodies(15))
+    ids = send_batches(sqs_client, queue, bodies(15))
     drain = Drain(
         queue, bucket, DrainSettings(receivers=1, wait_seconds=0, flush_seconds=1, visibility_timeout=VISIBILITY)
     )

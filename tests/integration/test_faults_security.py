@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from flytelineage.domain.cloudevent_proto import CloudEvent
-from flytelineage.domain.event_table import parquet_bytes_to_table
 from flytelineage.hooks.s3_bulk_reader_hook import BucketNotAllowedError, S3BulkReaderHook
 from flytelineage.operators.event_drain import loggable_reason
 from tests.event_bodies import node_event_body
-from tests.integration.test_faults_drain import Drain, queue_depth, send
+from tests.integration.test_faults_drain import Drain
+from tests.sqs_s3_helpers import queue_depth, send_batches, stored_rows
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ def test_marker_in_bodies_never_reaches_the_logs(
 ) -> None:
     url = sqs_client.create_queue(QueueName=unique_name)["QueueUrl"]
     valid = [node_event_body(f"e-{MARKER}"[:30], f"n{i}") for i in range(5)]  # marker in a valid event's name too
-    ids = send(sqs_client, url, valid + MARKED_BODIES)
+    ids = send_batches(sqs_client, url, valid + MARKED_BODIES)
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="flytelineage")
 
@@ -87,9 +87,7 @@ def test_marker_in_bodies_never_reaches_the_logs(
 
     assert report.quarantined == len(MARKED_BODIES) and report.deleted == len(ids)
     assert queue_depth(sqs_client, url) == 0
-    rows = []
-    for obj in s3_client.list_objects_v2(Bucket=bucket, Prefix="fl/quarantine/")["Contents"]:
-        rows += parquet_bytes_to_table(s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()).to_pylist()
+    rows = stored_rows(s3_client, bucket, "fl/quarantine/")
     assert sorted(r["body"] for r in rows) == sorted(MARKED_BODIES)
     assert any(MARKER[:12] in r["reason"] for r in rows)  # the decoder does quote bodies: the drain must not log that
     quarantine_logs = [r for r in caplog.records if "quarantined SQS message" in r.getMessage()]
@@ -118,7 +116,7 @@ def test_aws_secret_key_of_the_connection_is_never_logged(
     }
     monkeypatch.setenv("AIRFLOW_CONN_FAULTS_AWS", json.dumps(conn))
     url = sqs_client.create_queue(QueueName=unique_name)["QueueUrl"]
-    send(sqs_client, url, [node_event_body("e1", f"n{i}") for i in range(12)])
+    send_batches(sqs_client, url, [node_event_body("e1", f"n{i}") for i in range(12)])
     caplog.set_level(logging.DEBUG)
 
     operator = FlyteEventsToS3Operator(

@@ -8,12 +8,7 @@ and a rerun must end in exactly the state a fault-free run produces.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -26,96 +21,23 @@ from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
 from flytelineage.operators.push_datahub import PushDataHubOperator
 from flytelineage.operators.register_glue import RegisterGlueOperator
 from tests import lineage_samples
+from tests.fake_gms import FakeGms, Outcome, always_ok
 from tests.integration.test_faults_drain import CallFaults, SendFaults, http_error
 
 pytestmark = pytest.mark.integration
 
 SHARD_KEY = "fl/executions/interval_end=20261121T120000Z/shard-00000.jsonl.gz"
-GMS_CONFIG = {"noCode": "true", "versions": {"acryldata/datahub": {"version": "v1.2.0"}}}
 EXECUTIONS = lineage_samples.many_executions(14)
-
-Policy = Callable[[int], str]
-"""Call number (0-based) -> ``ok``, ``fail`` (HTTP 503) or ``hang`` (answer after ``HANG_SECONDS``)."""
 HANG_SECONDS = 2.5
-
-
-@dataclass
-class StatefulGms:
-    """A fake GMS applying accepted proposals to a state like GMS does; ``policy`` decides each ingest call."""
-
-    url: str = ""
-    policy: Policy = lambda index: "ok"
-    calls: int = 0
-    state: dict[tuple[Any, ...], str] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def apply(self, proposals: list[dict[str, Any]]) -> None:
-        """Upsert each proposal: timeseries aspects are keyed by their event time and message id too."""
-        for proposal in proposals:
-            value = proposal["aspect"]["value"]
-            aspect = json.loads(value)
-            key: tuple[Any, ...] = (proposal["entityUrn"], proposal["aspectName"])
-            if "timestampMillis" in aspect:
-                key += (aspect["timestampMillis"], json.dumps(aspect.get("messageId")))
-            self.state[key] = value
-
-
-def _handler(gms: StatefulGms) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._reply(200 if self.path.startswith("/config") else 404, GMS_CONFIG)
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            with gms.lock:
-                index, gms.calls = gms.calls, gms.calls + 1
-            action = gms.policy(index)
-            if action == "fail":
-                self._reply(503, {"message": "injected 503"})
-                return
-            if action == "hang":
-                time.sleep(HANG_SECONDS)  # the client has given up; what a slow GMS does later is not applied
-                return
-            with gms.lock:
-                gms.apply(body["proposals"])
-            self._reply(200, {"value": "ok"})
-
-        def _reply(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet."""
-
-    return Handler
+"""How long a hanging call of the fake GMS waits before closing unanswered (longer than the one-second timeout)."""
 
 
 @pytest.fixture
-def gms(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatefulGms]:
-    """A stateful fake GMS behind connection ``faults_gms`` (one retry, one-second timeout)."""
-    fake = StatefulGms()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    conn = {
-        "conn_type": "datahub-rest",
-        "host": fake.url,
-        "password": "tok",
-        "extra": {"retry_max_times": 1, "timeout_sec": 1},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_FAULTS_GMS", json.dumps(conn))
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+def gms(fake_gms: FakeGms, monkeypatch: pytest.MonkeyPatch) -> FakeGms:
+    """The stateful fake GMS (``tests.fake_gms``) behind connection ``faults_gms`` (one retry, one-second timeout)."""
+    fake_gms.hang_seconds = HANG_SECONDS
+    monkeypatch.setenv("AIRFLOW_CONN_FAULTS_GMS", fake_gms.connection(password="tok", retry_max_times=1, timeout_sec=1))
+    return fake_gms
 
 
 @pytest.fixture
@@ -133,9 +55,9 @@ def push(bucket: str) -> dict[str, int]:
     return operator.execute(context={})  # type: ignore[arg-type]
 
 
-def clean_state(gms: StatefulGms, bucket: str) -> dict[tuple[Any, ...], str]:
+def clean_state(gms: FakeGms, bucket: str) -> dict[tuple[Any, ...], str]:
     """The GMS state a fault-free run leaves (the GMS is emptied again afterwards)."""
-    gms.policy = lambda index: "ok"
+    gms.policy = always_ok
     push(bucket)
     state = dict(gms.state)
     gms.state.clear()
@@ -147,9 +69,9 @@ def test_the_shard_needs_several_gms_calls() -> None:
     assert len(mcps) > 2 * BATCH_INGEST_MAX_PAYLOAD_LENGTH  # so a failed call leaves a partial state
 
 
-def test_gms_503_within_the_retry_budget_is_retried(gms: StatefulGms, shard: str) -> None:
+def test_gms_503_within_the_retry_budget_is_retried(gms: FakeGms, shard: str) -> None:
     clean = clean_state(gms, shard)
-    gms.policy = lambda index: "fail" if index == 0 else "ok"
+    gms.policy = lambda index, body: 503 if index == 0 else 200
     gms.calls = 0
 
     counts = push(shard)
@@ -158,10 +80,10 @@ def test_gms_503_within_the_retry_budget_is_retried(gms: StatefulGms, shard: str
     assert gms.state == clean
 
 
-@pytest.mark.parametrize("fault", ["fail", "hang"])
-def test_gms_fault_fails_the_task_and_a_rerun_converges(gms: StatefulGms, shard: str, fault: str) -> None:
+@pytest.mark.parametrize("fault", [503, "hang"], ids=["fail", "hang"])
+def test_gms_fault_fails_the_task_and_a_rerun_converges(gms: FakeGms, shard: str, fault: Outcome) -> None:
     clean = clean_state(gms, shard)
-    gms.policy = lambda index: fault if index in (0, 1) else "ok"  # the first batch fails even after its retry
+    gms.policy = lambda index, body: fault if index in (0, 1) else 200  # the first batch fails even after its retry
     gms.calls = 0
 
     started = time.monotonic()
@@ -169,9 +91,9 @@ def test_gms_fault_fails_the_task_and_a_rerun_converges(gms: StatefulGms, shard:
         push(shard)
 
     assert time.monotonic() - started < 15  # a hanging GMS costs the timeout, not forever
-    assert ("503" in str(raised.value)) if fault == "fail" else ("timed out" in str(raised.value).lower())
+    assert ("503" in str(raised.value)) if fault == 503 else ("timed out" in str(raised.value).lower())
     assert gms.state and gms.state != clean  # the other batches landed: a partial state
-    gms.policy = lambda index: "ok"
+    gms.policy = always_ok
     push(shard)
     assert gms.state == clean
 
