@@ -352,22 +352,31 @@ class EventDrain:
             self.report.delete_failures += failed
 
     def _delete_chunk(self, handles: list[str]) -> tuple[int, int]:
+        """Delete up to ten stored messages; return (deleted, not deleted). Entries that failed are retried, except
+        stale receipt handles (the message was redelivered meanwhile), which stay invalid."""
         pending = handles
+        not_deleted = 0
         for attempt in range(DELETE_RETRIES):
             failed = self._delete_call(pending, attempt)
             with self._lock:
                 self.report.api_calls["delete"] += 1
             if not failed:
-                return len(handles), 0
-            pending = [pending[int(f["Id"])] for f in failed]
+                break
             log.warning(
                 "DeleteMessageBatch failed for %d of its entries (attempt %d): %s",
                 len(failed),
                 attempt + 1,
-                "; ".join(f"{f.get('Code')}: {f.get('Message')}" for f in failed[:3]),
+                "; ".join(f"{f.get('Code')}: {(f.get('Message') or '')[:120]}" for f in failed[:3]),
             )
-        # The messages stay stored; they will be redelivered and stored again, then deduplicated by event_id.
-        return len(handles) - len(pending), len(pending)
+            retryable = [f for f in failed if f.get("Code") != "ReceiptHandleIsInvalid"]
+            not_deleted += len(failed) - len(retryable)
+            pending = [pending[int(f["Id"])] for f in retryable]
+            if not pending:
+                break
+        else:
+            not_deleted += len(pending)
+        # Messages not deleted stay stored; they are redelivered, stored again, then deduplicated by event_id.
+        return len(handles) - not_deleted, not_deleted
 
     def _delete_call(self, handles: list[str], attempt: int) -> list[dict[str, Any]]:
         """One DeleteMessageBatch call; a call failing as a whole is retried, then raises ``QueueError``."""

@@ -1,0 +1,82 @@
+"""EventDrain against an in-memory queue: batch limits, delete retries, stale receipt handles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from flytelineage.hooks.sqs_batch_hook import SQS_BATCH_LIMIT, ReceivedMessage
+from flytelineage.operators.event_drain import DrainSettings, EventDrain
+from tests.event_bodies import node_event_body
+
+
+class FakeQueue:
+    """Serves ``bodies`` once each; ``fail`` maps a receipt handle to the error code its deletes return."""
+
+    def __init__(self, bodies: list[str], fail: dict[str, list[str]] | None = None) -> None:
+        self.waiting = [ReceivedMessage(f"m{i}", b, f"h{i}", None) for i, b in enumerate(bodies)]
+        self.fail = fail or {}
+        self.deleted: list[str] = []
+        self.delete_calls: list[list[str]] = []
+
+    def receive(self, queue_url: str, *, max_messages: int = 10, wait_seconds: int = 1, visibility_timeout: int):  # type: ignore[no-untyped-def]
+        assert max_messages <= SQS_BATCH_LIMIT
+        got, self.waiting = self.waiting[:max_messages], self.waiting[max_messages:]
+        return got
+
+    def delete_batch(self, queue_url: str, receipt_handles: Sequence[str]) -> list[dict[str, Any]]:
+        assert 0 < len(receipt_handles) <= SQS_BATCH_LIMIT
+        self.delete_calls.append(list(receipt_handles))
+        failed = []
+        for i, handle in enumerate(receipt_handles):
+            codes = self.fail.get(handle)
+            if codes:
+                failed.append({"Id": str(i), "Code": codes.pop(0), "Message": "injected"})
+            else:
+                self.deleted.append(handle)
+        return failed
+
+    def change_visibility_batch(self, queue_url: str, receipt_handles: Sequence[str], visibility_timeout: int):  # type: ignore[no-untyped-def]
+        return []
+
+
+def _run(queue: FakeQueue) -> Any:
+    written: dict[str, bytes] = {}
+    drain = EventDrain(
+        queue,
+        "q",
+        written.__setitem__,
+        prefix="p",
+        ingest_time=datetime(2026, 11, 21, tzinfo=UTC),
+        settings=DrainSettings(receivers=2, wait_seconds=0, flush_messages=25),
+    )
+    return drain.run(), written
+
+
+def test_batches_never_exceed_ten_and_everything_is_deleted_after_writing() -> None:
+    queue = FakeQueue([node_event_body("e", f"n{i}") for i in range(57)])
+    report, written = _run(queue)
+    assert report.received == report.deleted == 57 and report.delete_failures == 0
+    assert sorted(queue.deleted) == sorted(f"h{i}" for i in range(57))
+    assert all(len(call) <= SQS_BATCH_LIMIT for call in queue.delete_calls)
+    assert written and all(k.startswith("p/events/") for k in written)
+
+
+def test_throttled_entries_are_retried_but_stale_handles_are_not() -> None:
+    fail = {"h3": ["ThrottlingException"], "h7": ["ReceiptHandleIsInvalid"]}
+    queue = FakeQueue([node_event_body("e", f"n{i}") for i in range(12)], fail)
+    report, _ = _run(queue)
+    assert "h3" in queue.deleted and "h7" not in queue.deleted
+    assert sum(call.count("h3") for call in queue.delete_calls) == 2  # one retry
+    assert sum(call.count("h7") for call in queue.delete_calls) == 1  # never retried
+    assert (report.deleted, report.delete_failures) == (11, 1)
+
+
+def test_entries_failing_every_retry_are_counted_not_lost() -> None:
+    fail = {"h0": ["InternalError"] * 5}
+    queue = FakeQueue([node_event_body("e", f"n{i}") for i in range(3)], fail)
+    report, written = _run(queue)
+    assert (report.deleted, report.delete_failures) == (2, 1)
+    assert sum(call.count("h0") for call in queue.delete_calls) == 3
+    assert written  # the message stays stored; its redelivery is deduplicated by event_id
