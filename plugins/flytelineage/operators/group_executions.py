@@ -173,33 +173,39 @@ class GroupExecutionsOperator(BaseOperator):
         Normally that is the state of the interval ending at ``start``. When an earlier run failed, it is older, and
         the caller then reads every batch stamped after it, so the batches of the failed interval are not skipped.
         """
-        from flytelineage.domain.event_table import parquet_bytes_to_table
         from flytelineage.domain.execution_grouping import GroupingState
 
         stamp = storage_keys.stamp(start)
+        direct = self._state_tables(s3, stamp)  # the usual case: one GET each, no listing
+        if direct is not None:
+            return GroupingState(pending=direct["pending"], emitted=direct["emitted"]), stamp
         candidates = [
             k.split("/")[-2].removeprefix("interval_end=")
             for k in s3.list_keys(bucket_name=self.bucket, prefix=f"{self.prefix.strip('/')}/{STATE}/") or []
-            if k.endswith("/emitted.parquet")
+            if k.endswith("/emitted.parquet")  # written last: its presence means the state is complete
         ]
-        earlier = sorted(c for c in candidates if c <= stamp)
+        earlier = sorted(c for c in candidates if c < stamp)
         if not earlier:
             self.log.info("No grouping state at or before %s: reading every stored batch up to the interval end", stamp)
             return GroupingState.empty(), None
-        if earlier[-1] != stamp:
-            self.log.warning(
-                "No grouping state for %s (a run failed or was skipped?): resuming from %s", stamp, earlier[-1]
-            )
-        base = f"s3://{self.bucket}/{self.prefix.strip('/')}/{STATE}/interval_end={earlier[-1]}/"
+        self.log.warning(
+            "No grouping state for %s (a run failed or was skipped?): resuming from %s", stamp, earlier[-1]
+        )
+        tables = self._state_tables(s3, earlier[-1])
+        if tables is None:
+            raise RuntimeError(f"grouping state {earlier[-1]} is listed but cannot be read")
+        return GroupingState(pending=tables["pending"], emitted=tables["emitted"]), earlier[-1]
+
+    def _state_tables(self, s3: S3BulkReaderHook, stamp: str) -> dict[str, Any] | None:
+        """The pending and emitted tables written at ``stamp``; None when either is missing."""
+        from flytelineage.domain.event_table import parquet_bytes_to_table
+
+        base = f"s3://{self.bucket}/{self.prefix.strip('/')}/{STATE}/interval_end={stamp}/"
         uris = {name: f"{base}{name}.parquet" for name in ("pending", "emitted")}
         read = s3.read_objects(list(uris.values()))
-        tables = {}
-        for name, uri in uris.items():
-            data = read[uri]
-            if isinstance(data, Exception):
-                raise RuntimeError(f"cannot read grouping state {uri}: {data}") from data
-            tables[name] = parquet_bytes_to_table(data)
-        return GroupingState(pending=tables["pending"], emitted=tables["emitted"]), earlier[-1]
+        if any(isinstance(read[uri], Exception) for uri in uris.values()):
+            return None
+        return {name: parquet_bytes_to_table(read[uri]) for name, uri in uris.items()}  # type: ignore[arg-type]
 
     def _put(self, s3: S3BulkReaderHook, key: str, data: bytes) -> None:
         s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
