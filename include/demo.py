@@ -215,8 +215,7 @@ def print_summary(seeded: dict[str, int], summary: dict[str, Any], stack: Stack)
     for db, names in sorted(summary["glue_tables"].items()):
         print(f"  {db}: {', '.join(names)}")
     print("\nLook further:")
-    print(f"  .venv/bin/datahub lite init --type sqlite --file {stack.lite_path}   # once, then:")
-    print("  .venv/bin/datahub lite list-urns   |   datahub lite ls /   |   datahub lite serve")
+    print(f"  DataHub Lite store: {stack.lite_path} (read it with the Lite API snippet in the README)")
     print(f"  the Airflow log of the run: {stack.home / 'dags-test.log'}")
 
 
