@@ -1,8 +1,9 @@
 """flyte_lineage: FlyteAdmin execution events (SNS -> SQS) to lineage in DataHub and tables in the Glue Data Catalog.
 
 ``drain_events`` stores the queue's events as Parquet batches on S3 (deleting each message only once stored);
-``group_executions`` rebuilds the executions completed in the data interval; ``push_datahub`` and ``register_glue``
-map over the resulting shards in parallel. Backfill runs skip the drain and re-derive lineage from stored batches.
+``group_executions`` rebuilds the executions completed in the data interval; ``push_datahub``, ``register_glue`` and
+``push_openlineage`` (target ``openlineage``, off by default) map over the resulting shards in parallel. Backfill
+runs skip the drain and re-derive lineage from stored batches.
 
 Manual runs take params: ``replay_start``/``replay_end`` re-derive a past window from the stored batches (no
 drain), ``targets`` overrides the Variable's targets, ``dry_run`` drains nothing and sends nothing (grouping only,
@@ -22,6 +23,7 @@ from flytelineage.operators.drain_events import FlyteEventsToS3Operator
 from flytelineage.operators.group_executions import GroupExecutionsOperator
 from flytelineage.operators.lineage_config import lineage_setting
 from flytelineage.operators.push_datahub import PushDataHubOperator
+from flytelineage.operators.push_openlineage import PushOpenLineageOperator
 from flytelineage.operators.register_glue import RegisterGlueOperator
 
 with DAG(
@@ -32,7 +34,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    tags=["flyte", "lineage", "datahub", "glue"],
+    tags=["flyte", "lineage", "datahub", "glue", "openlineage"],
     user_defined_macros={"cfg": lineage_setting},
     render_template_as_native_obj=True,
     default_args={
@@ -100,6 +102,16 @@ with DAG(
         glue_versioning="{{ cfg('glue_versioning') }}",
         glue_max_versions="{{ cfg('glue_max_versions') }}",
         enabled="{{ not params.dry_run and 'glue' in (params.targets or cfg('targets')) }}",
+    ).expand(shard_key=group_executions.output)
+    push_openlineage = PushOpenLineageOperator.partial(
+        task_id="push_openlineage",
+        bucket="{{ cfg('bucket') }}",
+        aws_conn_id="{{ cfg('aws_conn_id') }}",
+        openlineage_conn_id="{{ cfg('openlineage_conn_id') }}",
+        env="{{ cfg('env') }}",
+        glue_symlinks="{{ 'glue' in (params.targets or cfg('targets')) }}",
+        glue_database="{{ cfg('glue_database') }}",
+        enabled="{{ not params.dry_run and 'openlineage' in (params.targets or cfg('targets')) }}",
     ).expand(shard_key=group_executions.output)
 
     drain_events >> group_executions

@@ -18,7 +18,8 @@ before = set(sys.modules)
 import runpy
 module = runpy.run_path(sys.argv[1])
 dag = module["dag"]
-heavy = sorted({m.split(".")[0] for m in set(sys.modules) - before} & {"pyarrow", "datahub", "flyteidl", "pandas"})
+loaded = {m.split(".")[0] for m in set(sys.modules) - before}
+heavy = sorted(loaded & {"pyarrow", "datahub", "flyteidl", "pandas", "openlineage"})
 print(json.dumps({
     "dag_id": dag.dag_id,
     "tags": sorted(dag.tags),
@@ -55,11 +56,12 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 def test_dag_has_the_contract_task_ids_and_wiring(parsed: dict) -> None:  # type: ignore[type-arg]
     assert parsed["dag_id"] == "flyte_lineage"
-    assert parsed["tasks"] == ["drain_events", "group_executions", "push_datahub", "register_glue"]
+    assert parsed["tasks"] == ["drain_events", "group_executions", "push_datahub", "push_openlineage", "register_glue"]
     assert parsed["upstream"] == {
         "drain_events": [],
         "group_executions": ["drain_events"],
         "push_datahub": ["group_executions"],
+        "push_openlineage": ["group_executions"],
         "register_glue": ["group_executions"],
     }
 

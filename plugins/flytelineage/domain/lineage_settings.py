@@ -13,7 +13,8 @@ from typing import Any
 from flytelineage.errors import ConfigurationError
 
 VARIABLE_NAME = "flyte_lineage"
-TARGETS = ("datahub", "glue")
+TARGETS = ("datahub", "glue", "openlineage")
+DEFAULT_TARGETS = ("datahub", "glue")
 RAW_FORMATS = ("cloudevents", "external:workflow", "external:node", "external:task")
 
 
@@ -26,8 +27,9 @@ class LineageSettings:
     prefix: str = "flyte-lineage"
     aws_conn_id: str = "aws_default"
     datahub_conn_id: str = "datahub_default"
+    openlineage_conn_id: str = "openlineage_default"
     env: str = "PROD"
-    targets: tuple[str, ...] = TARGETS
+    targets: tuple[str, ...] = DEFAULT_TARGETS
     glue_database: str | None = None
     glue_versioning: bool = False
     glue_max_versions: int | None = None
@@ -65,7 +67,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "shard_size": (1, 100_000),
     "read_concurrency": (1, 256),
 }
-_STRINGS = ("sqs_queue", "bucket", "prefix", "aws_conn_id", "datahub_conn_id", "env")
+_STRINGS = ("sqs_queue", "bucket", "prefix", "aws_conn_id", "datahub_conn_id", "openlineage_conn_id", "env")
 _OPTIONAL_STRINGS = ("glue_database", "flyte_console_url", "raw_format")
 _BOOLS = ("glue_versioning", "datasets_only")
 
@@ -87,7 +89,7 @@ def _check_types(data: dict[str, Any], problems: list[str]) -> None:
 
 
 def _check_lists(data: dict[str, Any], problems: list[str]) -> None:
-    targets = data.get("targets", list(TARGETS))
+    targets = data.get("targets", list(DEFAULT_TARGETS))
     if not isinstance(targets, list) or any(t not in TARGETS for t in targets):
         problems.append(f"targets must be a list drawn from {list(TARGETS)}")
     buckets = data.get("read_buckets", [])

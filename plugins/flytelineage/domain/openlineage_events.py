@@ -21,10 +21,11 @@ Naming (DESIGN.md section 5; the same names as the DataHub rule, ``cluster`` = `
 
 Facets: ``jobType`` on every job (integration ``FLYTE``, processing type ``BATCH``, job type ``WORKFLOW`` or
 ``TASK``); ``parent`` from each node run to the run of the node containing it (subworkflow, dynamic) or else to
-the workflow run, and from a launch-plan child execution to the run of its parent node; ``errorMessage`` on failed runs; ``schema`` on datasets with known columns; ``flyte`` (see
-``FlyteRunFacet``) with the Flyte phase, attempt and cache status (a cache hit is a COMPLETE run whose facet says
-``cached: true``). START events list the inputs; terminal events list inputs and outputs. The Flyte events carry no
-schedule time, so no ``nominalTime`` facet is written (``nominal_time`` lets a caller that knows one add it).
+the workflow run, and from a launch-plan child execution to the run of its parent node; ``errorMessage`` on
+failed runs; ``schema`` on datasets with known columns; ``flyte`` (see ``FlyteRunFacet``) with the Flyte phase,
+attempt and cache status (a cache hit is a COMPLETE run whose facet says ``cached: true``). START events list the
+inputs; terminal events list inputs and outputs. The Flyte events carry no schedule time, so no ``nominalTime``
+facet is written (``nominal_time`` lets a caller that knows one add it).
 
 ``fit_event`` shrinks an event to a size limit by dropping its largest optional facets (DataZone takes at most
 300,000 bytes per event); ``event_json`` is the exact text a transport sends.
