@@ -70,6 +70,9 @@ WORKFLOW_NODE_KINDS = frozenset({"subworkflow", "launch_plan"})
 KEPT_FACETS = frozenset({"parent", "jobType", "nominalTime"})
 """Facets ``fit_event`` never drops: without them a run loses its place in the hierarchy."""
 
+TERMINAL_ONLY_FACETS = frozenset({"errorMessage"})
+"""Run facets only the terminal event carries (the START of a failed run did not know it would fail)."""
+
 _SUCCESS_PHASES = frozenset({"SUCCEEDED", "RECOVERED"})
 
 
@@ -283,7 +286,7 @@ def _pair(
     start = RunEvent(
         eventType=RunState.START,
         eventTime=_iso(times[0]),
-        run=Run(runId=run, facets=dict(facets)),
+        run=Run(runId=run, facets={k: v for k, v in facets.items() if k not in TERMINAL_ONLY_FACETS}),
         job=job,
         inputs=inputs,
         producer=PRODUCER,
@@ -446,13 +449,11 @@ def fit_event(event: RunEvent, max_bytes: int) -> tuple[RunEvent, list[str]]:
         return event, []
     fitted = copy.deepcopy(event)
     dropped: list[str] = []
-    while event_size(fitted) > max_bytes:
-        candidates = list(_droppable(fitted))
-        if not candidates:
-            break
-        _rank, size, label, facets, key = max(candidates, key=lambda c: (c[0], c[1], c[2]))
+    for _rank, size, label, facets, key in sorted(_droppable(fitted), key=lambda c: (-c[0], -c[1], c[2])):
         del facets[key]
         dropped.append(f"{label} ({size} bytes)")
+        if event_size(fitted) <= max_bytes:
+            break
     return fitted, dropped
 
 
