@@ -1,0 +1,125 @@
+"""PushOpenLineageOperator: reads a shard from S3 (moto server), writes the events to a JSON Lines file, returns counts.
+
+A replay of the same shard leaves the file unchanged; with ``glue_symlinks`` the datasets link to the Glue tables of
+the catalog the Amazon connection reaches (moto's STS answers account ``123456789012``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flytelineage.domain.execution_store import executions_to_jsonl_gz
+from flytelineage.domain.openlineage_events import build_shard_events, event_json
+from flytelineage.operators.push_openlineage import PushOpenLineageOperator
+from tests import lineage_samples
+from tests.openlineage_parsing import parse_run_event
+
+SHARD_KEY = "flyte-lineage/executions/ingest_date=2024-05-01/hour=06/shard-00000.jsonl.gz"
+
+
+@pytest.fixture
+def events_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Connections as Airflow env vars: ``openlineage_file`` (a JSON Lines file in tmp_path) and ``aws_test``."""
+    path = tmp_path / "openlineage" / "events.jsonl"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OPENLINEAGE_FILE", json.dumps({"conn_type": "openlineage-file", "host": str(path)})
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_TEST", json.dumps({"conn_type": "aws"}))
+    return path
+
+
+def operator(bucket: str, **kwargs: Any) -> PushOpenLineageOperator:
+    """The operator on the test connections."""
+    return PushOpenLineageOperator(
+        task_id="push_openlineage",
+        shard_key=kwargs.pop("shard_key", SHARD_KEY),
+        bucket=bucket,
+        aws_conn_id="aws_test",
+        openlineage_conn_id="openlineage_file",
+        **kwargs,
+    )
+
+
+@pytest.mark.integration
+def test_pushes_a_shard_and_a_replay_changes_nothing(s3_client: Any, bucket: str, events_file: Path) -> None:
+    executions = lineage_samples.all_samples()
+    s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz(executions))
+    counts = operator(bucket).execute(context={})  # type: ignore[arg-type]
+    expected = [event_json(e) for e in build_shard_events(executions)]
+    assert counts == {
+        "executions": 6,
+        "events": len(expected),
+        "runs": len(expected) // 2,
+        "shrunk": 0,
+        "unchanged": 0,
+    }
+    lines = events_file.read_text().splitlines()
+    assert lines == expected
+    assert all(parse_run_event(json.loads(line)) for line in lines)
+
+    replay = operator(bucket).execute(context={})  # type: ignore[arg-type]
+    assert replay == {**counts, "unchanged": len(expected)}
+    assert events_file.read_text().splitlines() == expected
+
+
+@pytest.mark.integration
+def test_glue_symlinks_name_the_catalog_of_the_connection(s3_client: Any, bucket: str, events_file: Path) -> None:
+    s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz([lineage_samples.linear_success()]))
+    operator(bucket, glue_symlinks="True", glue_database="lake", env="DEV").execute(context={})  # type: ignore[arg-type]
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    assert {e["job"]["namespace"] for e in events} == {"flyte://dev"}
+    identifiers = {
+        (i["namespace"], i["name"])
+        for e in events
+        for d in e.get("outputs", [])
+        for i in d["facets"].get("symlinks", {}).get("identifiers", [])
+    }
+    assert identifiers
+    assert {ns for ns, _ in identifiers} == {"arn:aws:glue:us-east-1:123456789012"}
+    assert all(name.startswith("table/lake/") for _, name in identifiers)
+
+
+def test_switched_off_or_empty_shard_skips() -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException, match="openlineage target is switched off"):
+        operator("bucket", enabled="False").execute(context={})  # type: ignore[arg-type]
+    with pytest.raises(AirflowSkipException, match="nothing to send to OpenLineage"):
+        operator("bucket", shard_key="").execute(context={})  # type: ignore[arg-type]
+
+
+def test_events_over_the_limit_are_shrunk_and_logged(capsys: pytest.CaptureFixture[str]) -> None:
+    events = build_shard_events([lineage_samples.linear_success()])
+    limit = max(len(event_json(e).encode()) for e in events) - 1
+    op = operator("bucket")
+    fitted, shrunk = op._fit(events, limit)
+    logged = capsys.readouterr().out  # Airflow's task logger writes to stdout
+    over = [e for e in events if len(event_json(e).encode()) > limit]
+    assert shrunk == len(over) >= 1
+    assert all(len(event_json(e).encode()) <= limit for e in fitted)
+    assert logged.count(f"was over {limit} bytes; dropped ") == shrunk
+    assert op._fit(events, None) == (events, 0)
+
+
+def test_template_fields_are_the_constructor_parameters() -> None:
+    parameters = inspect.signature(PushOpenLineageOperator.__init__).parameters
+    assert set(PushOpenLineageOperator.template_fields) == set(parameters) - {"self", "kwargs"}
+
+
+def test_importing_the_operator_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, flytelineage.operators.push_openlineage\n"
+        "heavy = [m for m in ('openlineage', 'datahub', 'pyarrow', 'flyteidl', 'boto3') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    env_path = f"{root / 'plugins'}:{root}"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, env={**os.environ, "PYTHONPATH": env_path})
