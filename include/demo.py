@@ -2,8 +2,9 @@
 
 It starts moto_server on 127.0.0.1 (SQS, S3, Glue), seeds it with generated Flyte executions (every scenario, in
 the three publisher formats, reordered, with duplicate deliveries and a few malformed messages), runs
-``airflow dags test flyte_lineage`` with a throw-away ``AIRFLOW_HOME`` and DataHub Lite as the DataHub target, prints
-what landed, and stops the server by its pid. The functions are reused by the DAG's end-to-end test.
+``airflow dags test flyte_lineage`` with a throw-away ``AIRFLOW_HOME``, DataHub Lite as the DataHub target and a JSON
+Lines file as the OpenLineage target (all three targets on), prints what landed, and stops the server by its pid.
+The functions are reused by the DAG's end-to-end test.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class Stack:
     def lite_path(self) -> Path:
         """The DataHub Lite store the DAG writes to."""
         return self.home / "datahub" / "lite.db"
+
+    @property
+    def openlineage_path(self) -> Path:
+        """The JSON Lines file of OpenLineage events the DAG writes to."""
+        return self.home / "openlineage" / "events.jsonl"
 
 
 def boto_client(stack: Stack, service: str) -> Any:
@@ -105,6 +111,7 @@ def airflow_env(stack: Stack, **overrides: Any) -> dict[str, str]:
         "max_seconds": 120,
         "read_buckets": [DATA_BUCKET],
         "flyte_console_url": "http://localhost:30080",
+        "targets": ["datahub", "glue", "openlineage"],
         **overrides,
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
@@ -120,6 +127,9 @@ def airflow_env(stack: Stack, **overrides: Any) -> dict[str, str]:
                 {"conn_type": "aws", "extra": {"endpoint_url": stack.endpoint_url, "region_name": REGION}}
             ),
             "AIRFLOW_CONN_DATAHUB_DEFAULT": json.dumps({"conn_type": "datahub-lite", "host": str(stack.lite_path)}),
+            "AIRFLOW_CONN_OPENLINEAGE_DEFAULT": json.dumps(
+                {"conn_type": "openlineage-file", "host": str(stack.openlineage_path)}
+            ),
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
@@ -194,6 +204,28 @@ def summarize(stack: Stack) -> dict[str, Any]:
         "execution_phases": dict(Counter(e.phase for e in executions)),
         "datahub_entities": dict(entity_types),
         "glue_tables": tables,
+        "openlineage": openlineage_summary(stack.openlineage_path),
+    }
+
+
+def openlineage_summary(path: Path) -> dict[str, Any]:
+    """The OpenLineage file: events by type, runs, jobs, runs lacking a terminal event, datasets linked to Glue."""
+    events = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    runs: dict[str, list[str]] = {}
+    for event in events:
+        runs.setdefault(event["run"]["runId"], []).append(event["eventType"])
+    linked = {
+        (d["namespace"], d["name"])
+        for e in events
+        for d in [*e.get("inputs", []), *e.get("outputs", [])]
+        if "symlinks" in d.get("facets", {})
+    }
+    return {
+        "events": dict(Counter(e["eventType"] for e in events)),
+        "runs": len(runs),
+        "jobs": len({(e["job"]["namespace"], e["job"]["name"]) for e in events}),
+        "runs_without_terminal": sum(1 for types in runs.values() if len(types) < 2),
+        "datasets_linked_to_glue": len(linked),
     }
 
 
@@ -214,6 +246,12 @@ def print_summary(seeded: dict[str, int], summary: dict[str, Any], stack: Stack)
     print(f"Glue: {n_tables} tables in {len(summary['glue_tables'])} databases")
     for db, names in sorted(summary["glue_tables"].items()):
         print(f"  {db}: {', '.join(names)}")
+    ol = summary["openlineage"]
+    print(
+        f"OpenLineage ({stack.openlineage_path}): {sum(ol['events'].values())} events {ol['events']}, "
+        f"{ol['runs']} runs of {ol['jobs']} jobs, {ol['runs_without_terminal']} without a terminal event, "
+        f"{ol['datasets_linked_to_glue']} datasets linked to Glue tables"
+    )
     print("\nLook further:")
     print(f"  DataHub Lite store: {stack.lite_path} (read it with the Lite API snippet in the README)")
     print(f"  the Airflow log of the run: {stack.home / 'dags-test.log'}")

@@ -1,9 +1,9 @@
-"""A full ``airflow dags test flyte_lineage`` run on moto_server with DataHub Lite, then a replay after wiping.
+"""A full ``airflow dags test flyte_lineage`` run on moto_server with the three targets, then a replay after wiping.
 
 The run drains every generated scenario (three publisher formats, reordered, with duplicate deliveries and malformed
 messages), rebuilds the executions, and the targets' contents are read back through their own APIs. Replaying the
-window after wiping DataHub and Glue (what a backfill does: no drain, everything comes from the stored batches)
-must give the same state.
+window after wiping DataHub, Glue and the OpenLineage file (what a backfill does: no drain, everything comes from the
+stored batches) must give the same state.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def _wipe(stack: demo.Stack) -> None:
     for db in glue.get_databases()["DatabaseList"]:
         glue.delete_database(Name=db["Name"])
     stack.lite_path.unlink()
+    stack.openlineage_path.unlink()
 
 
 def test_full_run_then_replay_after_wiping(tmp_path: Path) -> None:
@@ -67,8 +68,15 @@ def test_full_run_then_replay_after_wiping(tmp_path: Path) -> None:
         assert entities["dataFlow"] >= 5 and entities["dataJob"] >= 10 and entities["dataset"] >= 10
         assert entities["dataProcessInstance"] >= summary["executions"]
         assert sum(len(t) for t in summary["glue_tables"].values()) >= 10
+        openlineage = summary["openlineage"]
+        assert openlineage["runs_without_terminal"] == 0 and openlineage["runs"] > summary["executions"]
+        assert openlineage["events"]["START"] == openlineage["runs"]
+        assert sum(openlineage["events"].values()) == 2 * openlineage["runs"]
+        assert openlineage["events"]["FAIL"] >= 1 and openlineage["events"]["ABORT"] >= 1
+        assert openlineage["datasets_linked_to_glue"] >= 10
 
         lite_before, glue_before = _lite_dump(stack.lite_path), _glue_state(stack)
+        openlineage_before = sorted(stack.openlineage_path.read_text().splitlines())
         linear_flows = [u for u in lite_before if u.startswith("urn:li:dataFlow:(flyte,flytesnacks.development.")]
         assert linear_flows, "flows follow the naming contract urn:li:dataFlow:(flyte,P.D.W,cluster)"
         assert any(
@@ -82,5 +90,6 @@ def test_full_run_then_replay_after_wiping(tmp_path: Path) -> None:
         assert "Drain switched off for this run" in proc.stdout + proc.stderr
         assert _lite_dump(stack.lite_path) == lite_before
         assert _glue_state(stack) == glue_before
+        assert sorted(stack.openlineage_path.read_text().splitlines()) == openlineage_before
     finally:
         moto_server.stop(tmp_path / "moto")
