@@ -92,6 +92,11 @@ with DAG(
         env="{{ cfg('env') }}",
         datasets_only="{{ cfg('datasets_only') }}",
         flyte_console_url="{{ cfg('flyte_console_url') }}",
+        service_principals="{{ cfg('service_principals') }}",
+        platform_display_name="{{ cfg('platform_display_name') }}",
+        platform_type="{{ cfg('platform_type') }}",
+        platform_delimiter="{{ cfg('platform_delimiter') }}",
+        platform_logo_url="{{ cfg('platform_logo_url') }}",
         enabled="{{ not params.dry_run and 'datahub' in (params.targets or cfg('targets')) }}",
     ).expand(shard_key=group_executions.output)
     register_glue = RegisterGlueOperator.partial(

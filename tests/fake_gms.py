@@ -4,9 +4,12 @@ The server listens on 127.0.0.1 (a free port) in a daemon thread and is stopped 
 answers ``GET /config`` for the SDK's connection check and ``POST /aspects?action=ingestProposal`` and
 ``?action=ingestProposalBatch``. It records every request (method, path, lower-cased headers, raw and parsed body,
 the status it answered) and keeps the state a real GMS would: the latest aspect per entity aspect, with timeseries
-aspects keyed by their event time and message id too. ``policy(call, body)`` picks the outcome of each ingest call
-(0-based call number, parsed body): an HTTP status (only 200 applies the proposals) or ``"hang"`` (sleep
-``hang_seconds``, longer than the client timeout, then close without answering or applying anything).
+aspects keyed by their event time and message id too. A PATCH proposal is applied to the stored aspect with
+GMS's generic JSON patch rules (``flytelineage.hooks.datahub_patch_apply``, the code the Lite sink uses), and
+``POST /entities?action=delete`` (a hard delete) removes every aspect of the urn and is recorded in ``deleted``.
+``policy(call, body)`` picks the outcome of each ingest call (0-based call number, parsed body): an HTTP status
+(only 200 applies the proposals) or ``"hang"`` (sleep ``hang_seconds``, longer than the client timeout, then close
+without answering or applying anything).
 
 A test file points an Airflow connection at it, e.g.::
 
@@ -26,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 import pytest
+
+from flytelineage.hooks.datahub_patch_apply import apply_patch
 
 GMS_CONFIG = {"noCode": "true", "versions": {"acryldata/datahub": {"version": "v1.2.0"}}}
 
@@ -66,6 +71,7 @@ class FakeGms:
     calls: int = 0
     requests: list[Request] = field(default_factory=list)
     state: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def connection(self, password: str | None = None, **extra: Any) -> str:
@@ -93,9 +99,21 @@ class FakeGms:
             value = proposal["aspect"]["value"]
             aspect = json.loads(value)
             key: tuple[Any, ...] = (proposal["entityUrn"], proposal["aspectName"])
+            if proposal.get("changeType") == "PATCH":
+                current = json.loads(self.state[key]) if key in self.state else None
+                self.state[key] = json.dumps(apply_patch(current, aspect))
+                continue
             if "timestampMillis" in aspect:
                 key += (aspect["timestampMillis"], json.dumps(aspect.get("messageId")))
             self.state[key] = value
+
+    def hard_delete(self, urn: str) -> int:
+        """Remove every aspect of ``urn`` (a GMS hard delete); returns the number of rows removed."""
+        keys = [key for key in self.state if key[0] == urn]
+        for key in keys:
+            del self.state[key]
+        self.deleted.append(urn)
+        return len(keys)
 
     def _record(self, request: Request) -> None:
         with self.lock:
@@ -117,6 +135,12 @@ def _handler(gms: FakeGms) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             body: Any = json.loads(data) if data else None
+            if self.path.startswith("/entities?action=delete"):
+                self._record(data, body, 200)
+                with gms.lock:
+                    rows = gms.hard_delete(body["urn"])
+                self._reply(200, {"value": {"rows": rows, "timeseriesRows": 0}})
+                return
             if not self.path.startswith("/aspects"):
                 self._record(data, body, 404)
                 self._reply(404, {"message": "not found"})

@@ -82,6 +82,7 @@ from datahub.metadata.schema_classes import (
     TimeTypeClass,
 )
 
+from flytelineage.domain.flyte_console_links import execution_url, node_url
 from flytelineage.domain.lineage_model import Attempt, Dataset, Execution, Job, NodeRun, SchemaField, TaskRef
 from flytelineage.errors import TargetError
 
@@ -136,10 +137,8 @@ class _Naming:
             ORCHESTRATOR, f"{eid.project}.{eid.domain}.{execution.workflow_name}", self.cluster
         )
         self.datasets = {ds.key: dataset_urn(ds, env) for ds in execution.datasets}
-        self.execution_url = None
-        if console_url:
-            base = console_url.rstrip("/")
-            self.execution_url = f"{base}/console/projects/{eid.project}/domains/{eid.domain}/executions/{eid.name}"
+        self.console_url = console_url
+        self.execution_url = execution_url(console_url, eid) if console_url else None
         self._jobs: dict[str, str] = {}
         self._runs: dict[str | None, str] = {}
 
@@ -173,7 +172,8 @@ def build_mcps(
     """Build the DataHub proposals describing ``execution``: datasets, flow, jobs and run history.
 
     ``env`` is the DataHub fabric of dataset urns (its lowercase is the flow cluster); ``datasets_only`` keeps only the
-    dataset aspects; ``flyte_console_url`` adds links from the run instances to the Flyte console.
+    dataset aspects; ``flyte_console_url`` links the workflow run to its execution page and each node run to its node
+    (``flyte_console_links``). The run's ``principal`` and ``label.<key>`` properties come from cloudEvents v2.
     """
     naming = _Naming(execution, env, flyte_console_url)
     mcps = [mcp for ds in sorted(execution.datasets) for mcp in dataset_mcps(ds, env)]
@@ -453,7 +453,9 @@ def _workflow_run_mcps(naming: _Naming) -> list[Mcp]:
         parent_execution=parent.key if parent else None,
         parent_node_id=execution.parent_node_id,
         problems="\n".join(execution.problems),
+        principal=execution.principal,
     )
+    properties.update(_present(**{f"label.{key}": value for key, value in execution.labels}))
     parent_run = run_urn(parent.key, naming.cluster) if parent is not None else None
     run = _RunSpec(
         urn=naming.run(),
@@ -505,6 +507,7 @@ def _node_run_mcps(naming: _Naming, node: NodeRun) -> list[Mcp]:
         inputs=[naming.dataset(u.dataset_key) for u in node.inputs],
         outputs=[naming.dataset(u.dataset_key) for u in node.outputs],
         upstream=tuple(naming.run(n) for n in sorted(set(node.upstream_node_ids) & known)),
+        url=node_url(naming.console_url, naming.execution.id, node) if naming.console_url else None,
     )
     attempts = list(node.attempts) or [
         Attempt(1, node.phase, node.result, started_at=node.started_at, ended_at=node.ended_at)
@@ -525,6 +528,7 @@ class _RunSpec:
     inputs: list[str]
     outputs: list[str]
     upstream: tuple[str, ...] = ()
+    url: str | None = None
 
 
 def _instance_mcps(naming: _Naming, run: _RunSpec, created: datetime | None) -> list[Mcp]:
@@ -533,7 +537,7 @@ def _instance_mcps(naming: _Naming, run: _RunSpec, created: datetime | None) -> 
         created=AuditStampClass(time=epoch_millis(created) if created else 0, actor=ACTOR),
         type=DataProcessTypeClass.BATCH_SCHEDULED,
         customProperties=run.properties,
-        externalUrl=naming.execution_url,
+        externalUrl=run.url or naming.execution_url,
     )
     relationships = DataProcessInstanceRelationshipsClass(
         upstreamInstances=list(run.upstream), parentTemplate=run.template, parentInstance=run.parent

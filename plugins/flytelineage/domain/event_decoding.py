@@ -419,6 +419,11 @@ def _v2_fields(payload: Any, row: dict[str, Any]) -> None:
     if "launch_plan_id" in payload.DESCRIPTOR.fields_by_name and payload.HasField("launch_plan_id"):
         row["launch_plan_name"] = payload.launch_plan_id.name or None
         row["launch_plan_version"] = payload.launch_plan_id.version or None
+    fields = payload.DESCRIPTOR.fields_by_name
+    if "principal" in fields and payload.principal:
+        row["principal"] = payload.principal
+    if "labels" in fields and payload.labels:
+        row["labels"] = sorted(payload.labels.items())
 
 
 _ROW_BUILDERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {

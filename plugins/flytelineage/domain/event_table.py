@@ -70,6 +70,9 @@ EVENT_SCHEMA = pa.schema(
         pa.field("child_execution_name", pa.string()),
         pa.field("launch_plan_name", pa.string()),
         pa.field("launch_plan_version", pa.string()),
+        # who launched the execution and its labels (cloudEvents v2 enrichment only)
+        pa.field("principal", pa.string()),
+        pa.field("labels", pa.map_(pa.string(), pa.string())),
     ],
     metadata={b"flytelineage.events.format_version": str(EVENTS_FORMAT_VERSION).encode()},
 )

@@ -78,6 +78,8 @@ class ExecutionGraph:
     outputs: LiteralRef | None
     output_types: Mapping[str, types_pb2.LiteralType]
     problems: tuple[str, ...] = ()
+    principal: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 def build_graph(execution_id: ExecutionId, rows: Sequence[Row]) -> ExecutionGraph:
@@ -118,6 +120,8 @@ def build_graph(execution_id: ExecutionId, rows: Sequence[Row]) -> ExecutionGrap
         outputs=_output_ref(terminal) if terminal else None,
         output_types=_interface(terminal, "outputs") if terminal else {},
         problems=tuple(problems),
+        principal=_first(rows, "principal"),
+        labels=tuple(sorted(_first(rows, "labels") or ())),
     )
 
 

@@ -148,6 +148,8 @@ def assemble_execution(
         ended_at=graph.ended_at,
         launch_plan_name=graph.launch_plan_name,
         launch_plan_version=graph.launch_plan_version,
+        principal=graph.principal,
+        labels=graph.labels,
         parent_execution=parent[0] if parent else None,
         parent_node_id=parent[1] if parent else None,
         error_code=graph.error_code,

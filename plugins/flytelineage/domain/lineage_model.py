@@ -6,7 +6,8 @@ shapes, so each target stays a small translation. Objects are frozen and every c
 builds from the same events compare equal and serialize to the same bytes.
 
 Serialization (``execution_to_dict`` / ``execution_from_dict``) is the persisted ``executions/`` format; bump
-``LINEAGE_FORMAT_VERSION`` on any incompatible change.
+``LINEAGE_FORMAT_VERSION`` on any incompatible change. Adding an optional field with a default (as ``principal`` and
+``labels`` were) is compatible both ways: older shards read with the default, older readers ignore the key.
 """
 
 from __future__ import annotations
@@ -166,7 +167,11 @@ class Job:
 
 @dataclass(frozen=True)
 class Execution:
-    """A completed workflow execution with its graph, datasets and run history."""
+    """A completed workflow execution with its graph, datasets and run history.
+
+    ``principal`` (who launched it) and ``labels`` (sorted key/value pairs) come from the cloudEvents v2 enrichment
+    and are empty for the other publisher formats.
+    """
 
     id: ExecutionId
     workflow_name: str
@@ -185,6 +190,8 @@ class Execution:
     jobs: tuple[Job, ...] = ()
     datasets: tuple[Dataset, ...] = field(default=())
     problems: tuple[str, ...] = ()
+    principal: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
 
     def dataset(self, key: str) -> Dataset:
         """Look up one of this execution's datasets by its key."""
@@ -298,6 +305,8 @@ def execution_from_dict(data: dict[str, Any]) -> Execution:
         ended_at=_parse_dt(data.get("ended_at")),
         launch_plan_name=data.get("launch_plan_name"),
         launch_plan_version=data.get("launch_plan_version"),
+        principal=data.get("principal"),
+        labels=tuple((str(k), str(v)) for k, v in data.get("labels", ())),
         parent_execution=_exec_id(data.get("parent_execution")),
         parent_node_id=data.get("parent_node_id"),
         error_code=data.get("error_code"),

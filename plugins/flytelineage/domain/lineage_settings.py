@@ -16,6 +16,18 @@ VARIABLE_NAME = "flyte_lineage"
 TARGETS = ("datahub", "glue", "openlineage")
 DEFAULT_TARGETS = ("datahub", "glue")
 RAW_FORMATS = ("cloudevents", "external:workflow", "external:node", "external:task")
+# DataHub's PlatformType enum (checked against the SDK's PlatformTypeClass in the tests)
+PLATFORM_TYPES = (
+    "FILE_SYSTEM",
+    "KEY_VALUE_STORE",
+    "MESSAGE_BROKER",
+    "OBJECT_STORE",
+    "OLAP_DATASTORE",
+    "OTHERS",
+    "QUERY_ENGINE",
+    "RELATIONAL_DB",
+    "SEARCH_ENGINE",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,14 @@ class LineageSettings:
     pending_max_days: int = 7
     shard_size: int = 200
     read_concurrency: int = 16
+    service_principals: tuple[str, ...] = ("flytepropeller",)
+    platform_display_name: str = "Flyte"
+    platform_type: str = "OTHERS"
+    platform_delimiter: str = "."
+    platform_logo_url: str | None = None
+    dpi_retention_days: int | None = None
+    dpi_retention_hard_delete: bool = False
+    dpi_retention_max_instances: int = 20_000
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (tuples as lists), e.g. for logging or templating."""
@@ -66,10 +86,22 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "pending_max_days": (1, 365),
     "shard_size": (1, 100_000),
     "read_concurrency": (1, 256),
+    "dpi_retention_days": (1, 36_500),
+    "dpi_retention_max_instances": (1, 10_000_000),
 }
-_STRINGS = ("sqs_queue", "bucket", "prefix", "aws_conn_id", "datahub_conn_id", "openlineage_conn_id", "env")
-_OPTIONAL_STRINGS = ("glue_database", "flyte_console_url", "raw_format")
-_BOOLS = ("glue_versioning", "datasets_only")
+_STRINGS = (
+    "sqs_queue",
+    "bucket",
+    "prefix",
+    "aws_conn_id",
+    "datahub_conn_id",
+    "openlineage_conn_id",
+    "env",
+    "platform_display_name",
+    "platform_delimiter",
+)
+_OPTIONAL_STRINGS = ("glue_database", "flyte_console_url", "raw_format", "platform_logo_url")
+_BOOLS = ("glue_versioning", "datasets_only", "dpi_retention_hard_delete")
 
 
 def _check_types(data: dict[str, Any], problems: list[str]) -> None:
@@ -102,6 +134,11 @@ def _check_lists(data: dict[str, Any], problems: list[str]) -> None:
         problems.append("glue_max_versions must be a positive integer or null")
     if data.get("raw_format") is not None and data.get("raw_format") not in RAW_FORMATS:
         problems.append(f"raw_format must be one of {list(RAW_FORMATS)} or null")
+    principals = data.get("service_principals", [])
+    if not isinstance(principals, list) or not all(isinstance(p, str) and p for p in principals):
+        problems.append("service_principals must be a list of principal names (client ids)")
+    if "platform_type" in data and data["platform_type"] not in PLATFORM_TYPES:
+        problems.append(f"platform_type must be one of {list(PLATFORM_TYPES)}")
 
 
 def settings_from_dict(data: Any) -> LineageSettings:
@@ -120,7 +157,7 @@ def settings_from_dict(data: Any) -> LineageSettings:
             + ". See the README's configuration reference."
         )
     values = {k: v for k, v in data.items() if k in known}
-    for key in ("targets", "read_buckets"):
+    for key in ("targets", "read_buckets", "service_principals"):
         if key in values:
             values[key] = tuple(values[key])
     return LineageSettings(**values)

@@ -13,6 +13,11 @@ are accepted alike because Airflow normalizes conn types):
 - ``datahub-lite``: host = path of a DataHub Lite SQLite file on a local disk; extra ``options`` = SQLite pragmas
   (default WAL journal, ``synchronous=NORMAL``, 30 s busy timeout).
 
+PATCH proposals (``changeType`` PATCH, e.g. from the SDK's patch builders) go to GMS, Kafka and the file as they are;
+DataHub Lite cannot apply them, so the Lite sink reads the stored aspect, applies the patch locally
+(``datahub_patch_apply``) and writes the result as an upsert. ``hard_delete`` removes entities through the REST
+API (``DataHubGraph.hard_delete_entity``); only the REST target supports it (``supports_hard_delete``).
+
 When the connection does not exist the target is DataHub Lite at ``$AIRFLOW_HOME/datahub/lite.db`` (a warning says
 so once per process). The hook knows nothing about Flyte: it takes proposals and reports what the sink did.
 ``emit_all`` sends the whole batch, collects every sink error, then raises ``TargetError`` if anything failed, so the
@@ -41,6 +46,9 @@ if TYPE_CHECKING:
     from datahub.emitter.mcp import MetadataChangeProposalWrapper
     from datahub.emitter.rest_emitter import DataHubRestEmitter
     from datahub.lite.lite_local import DataHubLiteLocal
+    from datahub.metadata.schema_classes import MetadataChangeProposalClass
+
+    Proposal = MetadataChangeProposalWrapper | MetadataChangeProposalClass
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +75,7 @@ class _Sink(Protocol):
 
     target: str
 
-    def write(self, mcps: Sequence[MetadataChangeProposalWrapper]) -> tuple[int, list[str]]: ...
+    def write(self, mcps: Sequence[Proposal]) -> tuple[int, list[str]]: ...
 
     def close(self) -> None: ...
 
@@ -99,7 +107,7 @@ class DataHubEmitterHook(BaseHook):
             self._sink = self._build_sink()
         return self._sink
 
-    def emit_all(self, mcps: Sequence[MetadataChangeProposalWrapper]) -> EmitReport:
+    def emit_all(self, mcps: Sequence[Proposal]) -> EmitReport:
         """Send every proposal, then raise ``TargetError`` naming the failures if any proposal was not accepted."""
         sink = self.get_conn()
         calls, errors = sink.write(mcps)
@@ -113,6 +121,27 @@ class DataHubEmitterHook(BaseHook):
             )
         log.info("Emitted %d DataHub proposals to %s in %d call(s)", len(mcps), sink.target, calls)
         return EmitReport(target=sink.target, proposals=len(mcps), calls=calls)
+
+    def supports_hard_delete(self) -> bool:
+        """True when the target is GMS over REST, the only one that can delete entities."""
+        return isinstance(self.get_conn(), _RestSink)
+
+    def hard_delete(self, urns: Sequence[str]) -> int:
+        """Hard-delete entities (all aspects, timeseries included) through GMS; raise ``TargetError`` on failures.
+
+        Returns the number of entities deleted. Only for the REST target (``supports_hard_delete``).
+        """
+        sink = self.get_conn()
+        if not isinstance(sink, _RestSink):
+            raise ConfigurationError(f"DataHub target {sink.target} cannot hard-delete; only datahub-rest can.")
+        errors = sink.hard_delete(urns)
+        if errors:
+            raise TargetError(
+                f"DataHub target {sink.target} failed {len(errors)} hard delete(s) of {len(urns)}: "
+                + "; ".join(errors[:MAX_REPORTED_ERRORS])
+                + ". The task fails so Airflow retries; deleting again is harmless."
+            )
+        return len(urns)
 
     def close(self) -> None:
         """Flush and release the sink (DataHub Lite also rebuilds its browse index here)."""
@@ -181,7 +210,22 @@ class _RestSink:
         self.emitter = emitter
         self.target = f"datahub-rest:{_without_userinfo(host)}"
 
-    def write(self, mcps: Sequence[MetadataChangeProposalWrapper]) -> tuple[int, list[str]]:
+    def hard_delete(self, urns: Sequence[str]) -> list[str]:
+        from datahub.ingestion.graph.client import DataHubGraph
+
+        graph = DataHubGraph.from_emitter(self.emitter)  # same server, token and retry settings
+        errors: list[str] = []
+        try:
+            for urn in urns:
+                try:
+                    graph.hard_delete_entity(urn)
+                except Exception as e:  # every failure is reported after the batch, see hard_delete
+                    errors.append(f"{urn}: {type(e).__name__}: {e}")
+        finally:
+            graph.close()
+        return errors
+
+    def write(self, mcps: Sequence[Proposal]) -> tuple[int, list[str]]:
         from datahub.emitter.rest_emitter import BATCH_INGEST_MAX_PAYLOAD_LENGTH
 
         errors: list[str] = []
@@ -206,7 +250,7 @@ class _KafkaSink:
         self.emitter = emitter
         self.target = f"datahub-kafka:{bootstrap}"
 
-    def write(self, mcps: Sequence[MetadataChangeProposalWrapper]) -> tuple[int, list[str]]:
+    def write(self, mcps: Sequence[Proposal]) -> tuple[int, list[str]]:
         errors: list[str] = []
 
         def on_delivery(err: Any, msg: Any) -> None:
@@ -234,7 +278,7 @@ class _FileSink:
         self.path = path
         self.target = f"datahub-file:{path}"
 
-    def write(self, mcps: Sequence[MetadataChangeProposalWrapper]) -> tuple[int, list[str]]:
+    def write(self, mcps: Sequence[Proposal]) -> tuple[int, list[str]]:
         from datahub.ingestion.sink.file import write_metadata_file
         from datahub.ingestion.source.file import read_metadata_file
 
@@ -269,20 +313,38 @@ class _LiteSink:
             self._lite = get_datahub_lite(config)
         return self._lite
 
-    def write(self, mcps: Sequence[MetadataChangeProposalWrapper]) -> tuple[int, list[str]]:
+    def write(self, mcps: Sequence[Proposal]) -> tuple[int, list[str]]:
+        from flytelineage.hooks.datahub_patch_apply import is_patch
+
         lite = self.lite()
         errors: list[str] = []
-        written = _written_series(lite, mcps)
+        upserts = [m for m in mcps if not is_patch(m)]
+        written = _written_series(lite, upserts)  # type: ignore[arg-type]
         calls = 0
-        for mcp in mcps:
+        for mcp in upserts:
             if (mcp.entityUrn, mcp.aspectName) in written:
                 continue
             calls += 1
             try:
-                lite.write(mcp)
+                lite.write(mcp)  # type: ignore[arg-type]
             except Exception as e:  # reported after the batch, see emit_all
                 errors.append(f"{mcp.entityUrn} {mcp.aspectName}: {type(e).__name__}: {e}")
+        for patch in (m for m in mcps if is_patch(m)):
+            calls += 1
+            try:
+                lite.write(self._patched(lite, patch))  # type: ignore[arg-type]
+            except Exception as e:  # reported after the batch, see emit_all
+                errors.append(f"{patch.entityUrn} {patch.aspectName} (patch): {type(e).__name__}: {e}")
         return calls, errors
+
+    @staticmethod
+    def _patched(lite: DataHubLiteLocal, patch: Any) -> MetadataChangeProposalWrapper:
+        """Read-modify-write: Lite stores upserts only, so the patch is applied to the stored aspect here."""
+        from flytelineage.hooks.datahub_patch_apply import patched_upsert
+
+        stored = lite.get(patch.entityUrn, [patch.aspectName])
+        current = stored.get(patch.aspectName) if stored else None
+        return patched_upsert(patch, current if isinstance(current, dict) else None)
 
     def close(self) -> None:
         if self._lite is not None:

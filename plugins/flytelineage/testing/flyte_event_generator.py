@@ -129,8 +129,14 @@ def generate(
     seed: int = 0,
     with_objects: bool = True,
     topic_arn: str = fmt.DEFAULT_TOPIC_ARN,
+    principal: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> GeneratedExecution:
-    """Generate one execution of a named scenario (see `scenario_names()`), encoded in one publisher format."""
+    """Generate one execution of a named scenario (see `scenario_names()`), encoded in one publisher format.
+
+    ``principal`` and ``labels`` replace the launching principal and the execution labels that cloudEvents v2
+    carries (defaults: ``ExecutionSettings``); the other formats do not carry them.
+    """
     if scenario not in SCENARIOS:
         raise KeyError(f"unknown scenario {scenario!r}; known: {sorted(SCENARIOS)}")
     if publisher_format not in fmt.PUBLISHER_FORMATS:
@@ -140,6 +146,10 @@ def generate(
     settings = ExecutionSettings(
         project, domain, name, bucket, start, launch_plan=entry.launch_plan, raw_output_policy=entry.raw_output_policy
     )
+    if principal is not None:
+        settings = dataclasses.replace(settings, principal=principal)
+    if labels is not None:
+        settings = dataclasses.replace(settings, labels=dict(labels))
     salt = f"{seed}:{project}:{domain}:{name}"
     timeline = ExecutionTimeline(
         settings, random.Random(f"{salt}:events"), random.Random(f"{salt}:data"), with_objects=with_objects

@@ -287,7 +287,11 @@ def launch_plan_child(timeline: ExecutionTimeline) -> None:
     child_inputs = {"df": a.outputs["o0"]}
 
     def run_child(child_id: identifier_pb2.WorkflowExecutionIdentifier) -> LiteralDict:
-        settings = dataclasses.replace(timeline.settings, name=child_id.name, launch_plan=CHILD_LAUNCH_PLAN)
+        # FlyteAdmin records the caller of CreateExecution as the principal: for a child launch plan that is
+        # propeller's own client id, not the user who launched the parent.
+        settings = dataclasses.replace(
+            timeline.settings, name=child_id.name, launch_plan=CHILD_LAUNCH_PLAN, principal=SERVICE_PRINCIPAL
+        )
         child = ExecutionTimeline(
             settings,
             random.Random(timeline.rng.getrandbits(64)),
@@ -309,6 +313,10 @@ def launch_plan_child(timeline: ExecutionTimeline) -> None:
     b = drive(steps.launch_plan_node(timeline, "n1", CHILD_LAUNCH_PLAN, child_inputs, run_child))
     c = drive(_load(timeline, {"df": b.outputs["o0"]}))
     steps.succeed_workflow(timeline, inputs, {"o0": c.outputs["o0"]})
+
+
+SERVICE_PRINCIPAL = "flytepropeller"
+"""The client id propeller (and the native scheduler) authenticate with in the Flyte Helm charts."""
 
 
 @dataclass(frozen=True)

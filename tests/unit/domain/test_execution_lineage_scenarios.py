@@ -81,11 +81,25 @@ def test_reordered_and_duplicated_delivery_matches_golden_and_in_order_output(up
     check_golden(GOLDEN_DIR / "reordered_duplicated.json", _golden(executions), update_golden_files)
 
 
-@pytest.mark.parametrize("publisher_format", ["cloudevents_v1", "cloudevents_v2"])
-def test_cloudevent_formats_match_golden(publisher_format: str, update_golden_files: bool) -> None:
-    run = _generated("linear", publisher_format)
+@pytest.mark.parametrize(
+    ("scenario", "publisher_format"),
+    [("linear", "cloudevents_v1"), ("linear", "cloudevents_v2"), ("launch_plan_child", "cloudevents_v2")],
+)
+def test_cloudevent_formats_match_golden(scenario: str, publisher_format: str, update_golden_files: bool) -> None:
+    run = _generated(scenario, publisher_format)
     executions = _resolve(_rows(run.messages), run.objects)
-    check_golden(GOLDEN_DIR / f"linear_{publisher_format}.json", _golden(executions), update_golden_files)
+    check_golden(GOLDEN_DIR / f"{scenario}_{publisher_format}.json", _golden(executions), update_golden_files)
+
+
+def test_v2_carries_principal_and_labels_the_other_formats_do_not() -> None:
+    runs = {fmt: _generated("launch_plan_child", fmt) for fmt in ("external", "cloudevents_v1", "cloudevents_v2")}
+    by_format = {fmt: _resolve(_rows(run.messages), run.objects) for fmt, run in runs.items()}
+    v2 = {e.id.name: (e.principal, e.labels) for e in by_format["cloudevents_v2"]}
+    parent, child = sorted(by_format["cloudevents_v2"], key=lambda e: e.parent_execution is not None)
+    assert v2[parent.id.name] == ("flyte-user", (("team", "data-platform"),))
+    assert v2[child.id.name] == ("flytepropeller", (("team", "data-platform"),))
+    for fmt in ("external", "cloudevents_v1"):
+        assert {(e.principal, e.labels) for e in by_format[fmt]} == {(None, ())}
 
 
 # ---- property: order and duplication never matter -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from flytelineage.domain.datahub_mcps import build_mcps
+from flytelineage.domain.datahub_platform import platform_info_mcp
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.errors import StorageError
 from flytelineage.operators.push_datahub import PushDataHubOperator
@@ -58,12 +59,19 @@ def test_pushes_a_shard_from_s3_into_datahub_lite(s3_client: Any, bucket: str, l
     executions = lineage_samples.all_samples()
     s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz(executions))
     counts = operator(bucket, flyte_console_url="https://flyte.example.com").execute(context={})  # type: ignore[arg-type]
-    mcps = [m for e in executions for m in build_mcps(e, flyte_console_url="https://flyte.example.com")]
+    mcps = [platform_info_mcp()]
+    mcps += [m for e in executions for m in build_mcps(e, flyte_console_url="https://flyte.example.com")]
     assert counts == {"executions": 6, "mcps": len(mcps), "entities": len({m.entityUrn for m in mcps})}
     stored = read_lite(lite_conn)
     assert set(stored) == {m.entityUrn for m in mcps}
     flow = "urn:li:dataFlow:(flyte,flytesnacks.development.etl.orders.daily_orders,prod)"
     assert stored[flow]["dataFlowInfo"]["name"] == "etl.orders.daily_orders"
+    assert stored["urn:li:dataPlatform:flyte"]["dataPlatformInfo"] == {
+        "name": "flyte",
+        "displayName": "Flyte",
+        "type": "OTHERS",
+        "datasetNameDelimiter": ".",
+    }
 
 
 @pytest.mark.integration
