@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, DeltaDataIntervalTimetable, Param
 
+from flytelineage.domain.run_params import REPLAY_BOUND_SCHEMA, TARGETS_SCHEMA
 from flytelineage.operators.drain_events import FlyteEventsToS3Operator
 from flytelineage.operators.group_executions import GroupExecutionsOperator
 from flytelineage.operators.lineage_config import lineage_setting
@@ -44,9 +45,9 @@ with DAG(
         "execution_timeout": timedelta(minutes=20),
     },
     params={
-        "replay_start": Param(None, type=["null", "string"], description="replay from (ISO 8601 with zone)"),
-        "replay_end": Param(None, type=["null", "string"], description="replay until (ISO 8601 with zone)"),
-        "targets": Param(None, type=["null", "array"], description="override the Variable's targets"),
+        "replay_start": Param(None, **REPLAY_BOUND_SCHEMA, description="replay from (ISO 8601 with offset)"),
+        "replay_end": Param(None, **REPLAY_BOUND_SCHEMA, description="replay until (ISO 8601 with offset)"),
+        "targets": Param(None, **TARGETS_SCHEMA, description="override the Variable's targets"),
         "dry_run": Param(False, type="boolean", description="drain nothing, send nothing: group only"),
     },
     doc_md=__doc__,

@@ -106,6 +106,7 @@ class FlyteEventsToS3Operator(BaseOperator):
 
         from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
         from flytelineage.operators.event_drain import DrainSettings, EventDrain
+        from flytelineage.operators.fail_fast import failing_fast
 
         if not as_bool(self.enabled):
             raise AirflowSkipException("Drain switched off for this run (replay or dry run).")
@@ -124,14 +125,18 @@ class FlyteEventsToS3Operator(BaseOperator):
         )
         sqs = SqsBatchHook(aws_conn_id=self.aws_conn_id)
         s3 = S3Hook(aws_conn_id=self.aws_conn_id)
-        queue_url = sqs.queue_url(self.sqs_queue)
+        with failing_fast(f"find SQS queue {self.sqs_queue!r}", conn_id=self.aws_conn_id):
+            queue_url = sqs.queue_url(self.sqs_queue)
 
         def write(key: str, data: bytes) -> None:
-            s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
+            with failing_fast(f"write s3://{self.bucket}/{key}", conn_id=self.aws_conn_id):
+                s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
 
         ingest_time = ingest_time_of(context)
         self.log.info("Draining %s into s3://%s/%s at ingest time %s", queue_url, self.bucket, self.prefix, ingest_time)
-        report = EventDrain(sqs, queue_url, write, prefix=self.prefix, ingest_time=ingest_time, settings=settings).run()
+        drain = EventDrain(sqs, queue_url, write, prefix=self.prefix, ingest_time=ingest_time, settings=settings)
+        with failing_fast(f"drain SQS queue {queue_url}", conn_id=self.aws_conn_id):
+            report = drain.run()
         summary = report.as_dict()
         self.log.info(
             "Drained %d messages: %d events, %d quarantined, %d deleted, %d delete failures; API calls %s",

@@ -32,26 +32,19 @@ EXECUTIONS = "executions"
 REPORTS = "reports"
 
 
-def _parse_time(value: str | datetime) -> datetime:
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"replay bounds need a time zone (e.g. 2026-11-21T00:00:00+00:00), got {value!r}")
-    return parsed
-
-
 def interval_of(
     context: Context, replay_start: str | datetime | None = None, replay_end: str | datetime | None = None
 ) -> tuple[datetime, datetime]:
     """The interval to group: an explicit replay window, else the run's data interval, else the hour before
-    ``run_after`` (manual runs without an interval)."""
+    ``run_after`` (manual runs without an interval). Invalid replay bounds fail the task once (no retry)."""
+    from flytelineage.domain.run_params import param_problems, parse_bound
     from flytelineage.operators.drain_events import ingest_time_of
+    from flytelineage.operators.fail_fast import fail_on_bad_params
 
     if replay_start or replay_end:
-        if not (replay_start and replay_end):
-            raise ValueError("a replay needs both replay_start and replay_end")
-        low, high = _parse_time(replay_start), _parse_time(replay_end)
-        if high <= low:
-            raise ValueError(f"replay_end {high} must be after replay_start {low}")
+        fail_on_bad_params(param_problems({"replay_start": replay_start, "replay_end": replay_end}))
+        low, high = parse_bound("replay_start", replay_start, []), parse_bound("replay_end", replay_end, [])
+        assert low is not None and high is not None  # checked just above
         return low, high
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
     if start is not None and end is not None and end > start:
@@ -161,7 +154,7 @@ class GroupExecutionsOperator(BaseOperator):
             prefixes = [storage_keys.partition_prefix(self.prefix, storage_keys.EVENTS, h) for h in _hours(low, end)]
         keys: list[str] = []
         for prefix in prefixes:
-            for key in s3.list_keys(bucket_name=self.bucket, prefix=prefix) or []:
+            for key in self._list(s3, prefix):
                 stamp = storage_keys.batch_stamp_of(key)
                 if stamp is not None and (after is None or after < stamp) and stamp <= high:
                     keys.append(key)
@@ -181,7 +174,7 @@ class GroupExecutionsOperator(BaseOperator):
             return GroupingState(pending=direct["pending"], emitted=direct["emitted"]), stamp
         candidates = [
             k.split("/")[-2].removeprefix("interval_end=")
-            for k in s3.list_keys(bucket_name=self.bucket, prefix=f"{self.prefix.strip('/')}/{STATE}/") or []
+            for k in self._list(s3, f"{self.prefix.strip('/')}/{STATE}/")
             if k.endswith("/emitted.parquet")  # written last: its presence means the state is complete
         ]
         earlier = sorted(c for c in candidates if c < stamp)
@@ -208,7 +201,16 @@ class GroupExecutionsOperator(BaseOperator):
         return {name: parquet_bytes_to_table(read[uri]) for name, uri in uris.items()}  # type: ignore[arg-type]
 
     def _put(self, s3: S3BulkReaderHook, key: str, data: bytes) -> None:
-        s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
+        from flytelineage.operators.fail_fast import failing_fast
+
+        with failing_fast(f"write s3://{self.bucket}/{key}", conn_id=self.aws_conn_id):
+            s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
+
+    def _list(self, s3: S3BulkReaderHook, prefix: str) -> list[str]:
+        from flytelineage.operators.fail_fast import failing_fast
+
+        with failing_fast(f"list s3://{self.bucket}/{prefix}", conn_id=self.aws_conn_id):
+            return list(s3.list_keys(bucket_name=self.bucket, prefix=prefix) or [])
 
     # ---- execute -------------------------------------------------------------------------------------------------
 
@@ -217,7 +219,9 @@ class GroupExecutionsOperator(BaseOperator):
         from flytelineage.domain.event_table import EVENT_SCHEMA, parquet_bytes_to_table, table_to_parquet_bytes
         from flytelineage.domain.execution_grouping import split_ready
         from flytelineage.domain.execution_lineage import resolve_executions
+        from flytelineage.errors import StorageError
         from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
+        from flytelineage.operators.fail_fast import failing_fast
         from flytelineage.operators.shard_io import as_bool, as_str_list
 
         _return_freed_memory_early()
@@ -229,7 +233,8 @@ class GroupExecutionsOperator(BaseOperator):
         tables = []
         for uri, data in batches.items():
             if isinstance(data, Exception):
-                raise RuntimeError(f"cannot read event batch {uri}: {data}") from data
+                with failing_fast(f"read event batch {uri}", conn_id=self.aws_conn_id):
+                    raise StorageError(f"cannot read event batch {uri}: {data}") from data
             tables.append(parquet_bytes_to_table(data))
         new_rows = sum(t.num_rows for t in tables)
         split = split_ready(

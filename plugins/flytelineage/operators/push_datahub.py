@@ -70,6 +70,7 @@ class PushDataHubOperator(BaseOperator):
         """Emit the shard's lineage; return counts of executions, proposals and distinct entities."""
         from flytelineage.domain.datahub_mcps import build_mcps
         from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
+        from flytelineage.operators.fail_fast import failing_fast
 
         executions = shard_executions(
             enabled=self.enabled,
@@ -92,7 +93,8 @@ class PushDataHubOperator(BaseOperator):
         ]
         hook = DataHubEmitterHook(datahub_conn_id=self.datahub_conn_id)
         try:
-            report = hook.emit_all(mcps)
+            with failing_fast(f"push to the DataHub connection {self.datahub_conn_id!r}"):
+                report = hook.emit_all(mcps)
         finally:
             hook.close()
         counts = {
