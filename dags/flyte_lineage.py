@@ -7,6 +7,8 @@ map over the resulting shards in parallel. Backfill runs skip the drain and re-d
 Manual runs take params: ``replay_start``/``replay_end`` re-derive a past window from the stored batches (no
 drain), ``targets`` overrides the Variable's targets, ``dry_run`` drains nothing and sends nothing (grouping only,
 its shards can be inspected on S3). Replays and dry runs leave the grouping state of the scheduled runs untouched.
+A manual run without params drains, then groups what was stored since the newest grouping state (never re-emitting
+what an earlier run emitted); only a replay emits again.
 
 Wiring only: behaviour comes from the ``flyte_lineage`` Variable (rendered when each task starts, through the
 ``cfg`` macro), endpoints and secrets from the Amazon and DataHub connections. Nothing heavy is imported here.

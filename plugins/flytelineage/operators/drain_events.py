@@ -30,6 +30,11 @@ def ingest_time_of(context: Context) -> datetime:
     return run_after  # type: ignore[no-any-return]
 
 
+def is_backfill(context: Context) -> bool:
+    """True for a run that ``airflow backfill create`` made."""
+    return str(getattr(context.get("dag_run"), "run_type", "") or "").lower().endswith("backfill")
+
+
 class FlyteEventsToS3Operator(BaseOperator):
     """Drain an SQS queue of FlyteAdmin events into Parquet batches on S3, deleting each message once stored.
 
@@ -110,8 +115,7 @@ class FlyteEventsToS3Operator(BaseOperator):
 
         if not as_bool(self.enabled):
             raise AirflowSkipException("Drain switched off for this run (replay or dry run).")
-        run_type = str(getattr(context.get("dag_run"), "run_type", "") or "")
-        if run_type.lower().endswith("backfill"):
+        if is_backfill(context):
             raise AirflowSkipException("Backfill run: lineage is re-derived from the stored batches; no drain.")
         settings = DrainSettings(
             max_messages=int(self.max_messages),

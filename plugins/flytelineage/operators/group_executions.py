@@ -160,14 +160,42 @@ class GroupExecutionsOperator(BaseOperator):
                     keys.append(key)
         return sorted(keys)
 
-    def _read_state(self, s3: S3BulkReaderHook, start: datetime) -> tuple[Any, str | None]:
-        """The newest state written at or before ``start`` and its stamp; (empty state, None) when there is none.
+    def _state_inside(self, s3: S3BulkReaderHook, start: datetime, end: datetime) -> str | None:
+        """The stamp of the newest complete state strictly inside ``(start, end)``: one a manual run left.
 
-        Normally that is the state of the interval ending at ``start``. When an earlier run failed, it is older, and
-        the caller then reads every batch stamped after it, so the batches of the failed interval are not skipped.
+        Only the hours of the interval are listed (state keys start with their stamp), so this costs a listing or two.
+        """
+        low, high = storage_keys.stamp(start), storage_keys.stamp(end)
+        stamps = {
+            key.split("/")[-2].removeprefix("interval_end=")
+            for hour in _hours(start, end)
+            for key in self._list(s3, f"{self.prefix.strip('/')}/{STATE}/interval_end={hour.strftime('%Y%m%dT%H')}")
+            if key.endswith("/emitted.parquet")  # written last: its presence means the state is complete
+        }
+        inside = sorted(s for s in stamps if low < s < high)
+        return inside[-1] if inside else None
+
+    def _read_state(
+        self, s3: S3BulkReaderHook, start: datetime, end: datetime, *, follow_inside: bool
+    ) -> tuple[Any, str | None]:
+        """The newest state written before ``end`` (at ``start`` or earlier, or by a manual run inside the interval)
+        and its stamp; (empty state, None) when there is none.
+
+        Normally that is the state of the interval ending at ``start``. A manual run inside the interval left a newer
+        one: continuing from it, this run neither re-reads nor re-emits what that run emitted, and a manual run
+        continues from the scheduled chain's newest state the same way. Replays and backfills (``follow_inside``
+        False) start from the interval's start, so they re-derive everything stamped inside it. When an earlier run
+        failed, the newest state is older, and the caller then reads every batch stamped after it, so no batch is
+        skipped.
         """
         from flytelineage.domain.execution_grouping import GroupingState
 
+        inside = self._state_inside(s3, start, end) if follow_inside else None
+        if inside is not None:
+            tables = self._state_tables(s3, inside)
+            if tables is not None:
+                self.log.info("A newer grouping state (%s) lies inside this interval: continuing from it", inside)
+                return GroupingState(pending=tables["pending"], emitted=tables["emitted"]), inside
         stamp = storage_keys.stamp(start)
         direct = self._state_tables(s3, stamp)  # the usual case: one GET each, no listing
         if direct is not None:
@@ -221,13 +249,15 @@ class GroupExecutionsOperator(BaseOperator):
         from flytelineage.domain.execution_lineage import resolve_executions
         from flytelineage.errors import StorageError
         from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
+        from flytelineage.operators.drain_events import is_backfill
         from flytelineage.operators.fail_fast import failing_fast
         from flytelineage.operators.shard_io import as_bool, as_str_list
 
         _return_freed_memory_early()
         start, end = interval_of(context, self.replay_start, self.replay_end)
         s3 = S3BulkReaderHook(aws_conn_id=self.aws_conn_id, concurrency=int(self.read_concurrency))
-        state, state_stamp = self._read_state(s3, start)
+        replay = bool(self.replay_start or self.replay_end)
+        state, state_stamp = self._read_state(s3, start, end, follow_inside=not (replay or is_backfill(context)))
         batch_keys = self._batch_keys(s3, state_stamp, end)
         batches = s3.read_objects([f"s3://{self.bucket}/{k}" for k in batch_keys])
         tables = []
@@ -266,6 +296,7 @@ class GroupExecutionsOperator(BaseOperator):
                 self.log.warning("%s: %s", execution.id.key, problem)
         summary = {
             "interval": [start.isoformat(), end.isoformat()],
+            "state_from": state_stamp,
             "batches": len(batch_keys),
             "new_events": new_rows,
             "executions": len(executions),
