@@ -21,6 +21,7 @@ REPLAY_BOUND_SCHEMA: dict[str, Any] = {"type": ["null", "string"], "format": "da
 TARGETS_SCHEMA: dict[str, Any] = {
     "type": ["null", "array"],
     "items": {"type": "string", "enum": list(TARGET_NAMES)},
+    "examples": list(TARGET_NAMES),  # the trigger form shows a multi-select of these
     "minItems": 1,
     "uniqueItems": True,
 }
