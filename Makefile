@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint unit demo bench clean
+.PHONY: venv test lint unit demo airflow bench clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,9 @@ test: lint
 
 demo: venv
 	$(BIN)/python -m include.demo
+
+airflow: venv
+	$(BIN)/python -m include.airflow_ui
 
 bench: venv
 	$(BIN)/python -m bench.decode

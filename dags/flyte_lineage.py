@@ -8,6 +8,8 @@ runs skip the drain and re-derive lineage from stored batches.
 Manual runs take params: ``replay_start``/``replay_end`` re-derive a past window from the stored batches (no
 drain), ``targets`` overrides the Variable's targets, ``dry_run`` drains nothing and sends nothing (grouping only,
 its shards can be inspected on S3). Replays and dry runs leave the grouping state of the scheduled runs untouched.
+A manual run without params drains, then groups what was stored since the newest grouping state (never re-emitting
+what an earlier run emitted); only a replay emits again.
 
 Wiring only: behaviour comes from the ``flyte_lineage`` Variable (rendered when each task starts, through the
 ``cfg`` macro), endpoints and secrets from the Amazon and DataHub connections. Nothing heavy is imported here.
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, DeltaDataIntervalTimetable, Param
 
+from flytelineage.domain.run_params import REPLAY_BOUND_SCHEMA, TARGETS_SCHEMA
 from flytelineage.operators.drain_events import FlyteEventsToS3Operator
 from flytelineage.operators.group_executions import GroupExecutionsOperator
 from flytelineage.operators.lineage_config import lineage_setting
@@ -46,9 +49,9 @@ with DAG(
         "execution_timeout": timedelta(minutes=20),
     },
     params={
-        "replay_start": Param(None, type=["null", "string"], description="replay from (ISO 8601 with zone)"),
-        "replay_end": Param(None, type=["null", "string"], description="replay until (ISO 8601 with zone)"),
-        "targets": Param(None, type=["null", "array"], description="override the Variable's targets"),
+        "replay_start": Param(None, **REPLAY_BOUND_SCHEMA, description="replay from (ISO 8601 with offset)"),
+        "replay_end": Param(None, **REPLAY_BOUND_SCHEMA, description="replay until (ISO 8601 with offset)"),
+        "targets": Param(None, **TARGETS_SCHEMA, description="override the Variable's targets"),
         "dry_run": Param(False, type="boolean", description="drain nothing, send nothing: group only"),
     },
     doc_md=__doc__,

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ class Services:
     api_port: int
     api: subprocess.Popen[bytes]
     scheduler: subprocess.Popen[bytes] | None = None
+    components: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def api_files(self) -> server_process.StateFiles:
@@ -109,20 +110,33 @@ class Services:
             [airflow_executable(), "scheduler", "--skip-serve-logs"], self.scheduler_files, env=self.env
         )
 
+    def start_component(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start another ``airflow`` component (``dag-processor``, ``triggerer``...), recorded as ``name``."""
+        proc = server_process.launch(
+            [airflow_executable(), *args], server_process.StateFiles(self.state_dir, name), env=self.env
+        )
+        self.components[name] = proc
+        return proc
+
     def check_alive(self) -> None:
-        """Raise when the API server or the scheduler has exited."""
-        for name, proc in (("api-server", self.api), ("scheduler", self.scheduler)):
+        """Raise when the API server, the scheduler or another started component has exited."""
+        for name, proc in (("api-server", self.api), ("scheduler", self.scheduler), *self.components.items()):
             if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.state_dir / (name + '.log')}")
 
 
 @contextlib.contextmanager
-def airflow_services(base_env: Mapping[str, str], state_dir: Path) -> Iterator[Services]:
-    """Launch the API server at once (it boots while the caller reserializes); stop everything by pid on exit."""
+def airflow_services(base_env: Mapping[str, str], state_dir: Path, apps: str = "execution") -> Iterator[Services]:
+    """Launch the API server at once (it boots while the caller reserializes); stop everything by pid on exit.
+
+    ``apps`` are the API server's applications: ``execution`` (enough for task workers) or ``all`` (with the UI and
+    the REST API).
+    """
     api_port = free_port()
     env = service_env(base_env, api_port)
     api_files = server_process.StateFiles(state_dir, "api-server")
     scheduler_files = server_process.StateFiles(state_dir, "scheduler")
+    services: Services | None = None
     try:
         api = server_process.launch(
             [
@@ -135,16 +149,18 @@ def airflow_services(base_env: Mapping[str, str], state_dir: Path) -> Iterator[S
                 "--workers",
                 "1",
                 "--apps",
-                "execution",
+                apps,
             ],
             api_files,
             env=env,
         )
         api_files.port_file.write_text(str(api_port))
-        yield Services(env=env, state_dir=state_dir, api_port=api_port, api=api)
+        services = Services(env=env, state_dir=state_dir, api_port=api_port, api=api)
+        yield services
     finally:
         # the scheduler first: on SIGTERM it ends its LocalExecutor workers, which may still call the API server
-        for files in (scheduler_files, api_files):
+        others = [server_process.StateFiles(state_dir, name) for name in (services.components if services else ())]
+        for files in (*reversed(others), scheduler_files, api_files):
             pid = files.read_pid()
             server_process.stop_recorded(files, timeout=30)
             if pid is not None:

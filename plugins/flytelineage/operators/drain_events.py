@@ -30,6 +30,11 @@ def ingest_time_of(context: Context) -> datetime:
     return run_after  # type: ignore[no-any-return]
 
 
+def is_backfill(context: Context) -> bool:
+    """True for a run that ``airflow backfill create`` made."""
+    return str(getattr(context.get("dag_run"), "run_type", "") or "").lower().endswith("backfill")
+
+
 class FlyteEventsToS3Operator(BaseOperator):
     """Drain an SQS queue of FlyteAdmin events into Parquet batches on S3, deleting each message once stored.
 
@@ -106,11 +111,11 @@ class FlyteEventsToS3Operator(BaseOperator):
 
         from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
         from flytelineage.operators.event_drain import DrainSettings, EventDrain
+        from flytelineage.operators.fail_fast import failing_fast
 
         if not as_bool(self.enabled):
             raise AirflowSkipException("Drain switched off for this run (replay or dry run).")
-        run_type = str(getattr(context.get("dag_run"), "run_type", "") or "")
-        if run_type.lower().endswith("backfill"):
+        if is_backfill(context):
             raise AirflowSkipException("Backfill run: lineage is re-derived from the stored batches; no drain.")
         settings = DrainSettings(
             max_messages=int(self.max_messages),
@@ -124,14 +129,18 @@ class FlyteEventsToS3Operator(BaseOperator):
         )
         sqs = SqsBatchHook(aws_conn_id=self.aws_conn_id)
         s3 = S3Hook(aws_conn_id=self.aws_conn_id)
-        queue_url = sqs.queue_url(self.sqs_queue)
+        with failing_fast(f"find SQS queue {self.sqs_queue!r}", conn_id=self.aws_conn_id):
+            queue_url = sqs.queue_url(self.sqs_queue)
 
         def write(key: str, data: bytes) -> None:
-            s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
+            with failing_fast(f"write s3://{self.bucket}/{key}", conn_id=self.aws_conn_id):
+                s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
 
         ingest_time = ingest_time_of(context)
         self.log.info("Draining %s into s3://%s/%s at ingest time %s", queue_url, self.bucket, self.prefix, ingest_time)
-        report = EventDrain(sqs, queue_url, write, prefix=self.prefix, ingest_time=ingest_time, settings=settings).run()
+        drain = EventDrain(sqs, queue_url, write, prefix=self.prefix, ingest_time=ingest_time, settings=settings)
+        with failing_fast(f"drain SQS queue {queue_url}", conn_id=self.aws_conn_id):
+            report = drain.run()
         summary = report.as_dict()
         self.log.info(
             "Drained %d messages: %d events, %d quarantined, %d deleted, %d delete failures; API calls %s",

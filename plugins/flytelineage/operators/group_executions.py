@@ -32,26 +32,19 @@ EXECUTIONS = "executions"
 REPORTS = "reports"
 
 
-def _parse_time(value: str | datetime) -> datetime:
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"replay bounds need a time zone (e.g. 2026-11-21T00:00:00+00:00), got {value!r}")
-    return parsed
-
-
 def interval_of(
     context: Context, replay_start: str | datetime | None = None, replay_end: str | datetime | None = None
 ) -> tuple[datetime, datetime]:
     """The interval to group: an explicit replay window, else the run's data interval, else the hour before
-    ``run_after`` (manual runs without an interval)."""
+    ``run_after`` (manual runs without an interval). Invalid replay bounds fail the task once (no retry)."""
+    from flytelineage.domain.run_params import param_problems, parse_bound
     from flytelineage.operators.drain_events import ingest_time_of
+    from flytelineage.operators.fail_fast import fail_on_bad_params
 
     if replay_start or replay_end:
-        if not (replay_start and replay_end):
-            raise ValueError("a replay needs both replay_start and replay_end")
-        low, high = _parse_time(replay_start), _parse_time(replay_end)
-        if high <= low:
-            raise ValueError(f"replay_end {high} must be after replay_start {low}")
+        fail_on_bad_params(param_problems({"replay_start": replay_start, "replay_end": replay_end}))
+        low, high = parse_bound("replay_start", replay_start, []), parse_bound("replay_end", replay_end, [])
+        assert low is not None and high is not None  # checked just above
         return low, high
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
     if start is not None and end is not None and end > start:
@@ -161,27 +154,55 @@ class GroupExecutionsOperator(BaseOperator):
             prefixes = [storage_keys.partition_prefix(self.prefix, storage_keys.EVENTS, h) for h in _hours(low, end)]
         keys: list[str] = []
         for prefix in prefixes:
-            for key in s3.list_keys(bucket_name=self.bucket, prefix=prefix) or []:
+            for key in self._list(s3, prefix):
                 stamp = storage_keys.batch_stamp_of(key)
                 if stamp is not None and (after is None or after < stamp) and stamp <= high:
                     keys.append(key)
         return sorted(keys)
 
-    def _read_state(self, s3: S3BulkReaderHook, start: datetime) -> tuple[Any, str | None]:
-        """The newest state written at or before ``start`` and its stamp; (empty state, None) when there is none.
+    def _state_inside(self, s3: S3BulkReaderHook, start: datetime, end: datetime) -> str | None:
+        """The stamp of the newest complete state strictly inside ``(start, end)``: one a manual run left.
 
-        Normally that is the state of the interval ending at ``start``. When an earlier run failed, it is older, and
-        the caller then reads every batch stamped after it, so the batches of the failed interval are not skipped.
+        Only the hours of the interval are listed (state keys start with their stamp), so this costs a listing or two.
+        """
+        low, high = storage_keys.stamp(start), storage_keys.stamp(end)
+        stamps = {
+            key.split("/")[-2].removeprefix("interval_end=")
+            for hour in _hours(start, end)
+            for key in self._list(s3, f"{self.prefix.strip('/')}/{STATE}/interval_end={hour.strftime('%Y%m%dT%H')}")
+            if key.endswith("/emitted.parquet")  # written last: its presence means the state is complete
+        }
+        inside = sorted(s for s in stamps if low < s < high)
+        return inside[-1] if inside else None
+
+    def _read_state(
+        self, s3: S3BulkReaderHook, start: datetime, end: datetime, *, follow_inside: bool
+    ) -> tuple[Any, str | None]:
+        """The newest state written before ``end`` (at ``start`` or earlier, or by a manual run inside the interval)
+        and its stamp; (empty state, None) when there is none.
+
+        Normally that is the state of the interval ending at ``start``. A manual run inside the interval left a newer
+        one: continuing from it, this run neither re-reads nor re-emits what that run emitted, and a manual run
+        continues from the scheduled chain's newest state the same way. Replays and backfills (``follow_inside``
+        False) start from the interval's start, so they re-derive everything stamped inside it. When an earlier run
+        failed, the newest state is older, and the caller then reads every batch stamped after it, so no batch is
+        skipped.
         """
         from flytelineage.domain.execution_grouping import GroupingState
 
+        inside = self._state_inside(s3, start, end) if follow_inside else None
+        if inside is not None:
+            tables = self._state_tables(s3, inside)
+            if tables is not None:
+                self.log.info("A newer grouping state (%s) lies inside this interval: continuing from it", inside)
+                return GroupingState(pending=tables["pending"], emitted=tables["emitted"]), inside
         stamp = storage_keys.stamp(start)
         direct = self._state_tables(s3, stamp)  # the usual case: one GET each, no listing
         if direct is not None:
             return GroupingState(pending=direct["pending"], emitted=direct["emitted"]), stamp
         candidates = [
             k.split("/")[-2].removeprefix("interval_end=")
-            for k in s3.list_keys(bucket_name=self.bucket, prefix=f"{self.prefix.strip('/')}/{STATE}/") or []
+            for k in self._list(s3, f"{self.prefix.strip('/')}/{STATE}/")
             if k.endswith("/emitted.parquet")  # written last: its presence means the state is complete
         ]
         earlier = sorted(c for c in candidates if c < stamp)
@@ -208,7 +229,16 @@ class GroupExecutionsOperator(BaseOperator):
         return {name: parquet_bytes_to_table(read[uri]) for name, uri in uris.items()}  # type: ignore[arg-type]
 
     def _put(self, s3: S3BulkReaderHook, key: str, data: bytes) -> None:
-        s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
+        from flytelineage.operators.fail_fast import failing_fast
+
+        with failing_fast(f"write s3://{self.bucket}/{key}", conn_id=self.aws_conn_id):
+            s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
+
+    def _list(self, s3: S3BulkReaderHook, prefix: str) -> list[str]:
+        from flytelineage.operators.fail_fast import failing_fast
+
+        with failing_fast(f"list s3://{self.bucket}/{prefix}", conn_id=self.aws_conn_id):
+            return list(s3.list_keys(bucket_name=self.bucket, prefix=prefix) or [])
 
     # ---- execute -------------------------------------------------------------------------------------------------
 
@@ -217,19 +247,24 @@ class GroupExecutionsOperator(BaseOperator):
         from flytelineage.domain.event_table import EVENT_SCHEMA, parquet_bytes_to_table, table_to_parquet_bytes
         from flytelineage.domain.execution_grouping import split_ready
         from flytelineage.domain.execution_lineage import resolve_executions
+        from flytelineage.errors import StorageError
         from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
+        from flytelineage.operators.drain_events import is_backfill
+        from flytelineage.operators.fail_fast import failing_fast
         from flytelineage.operators.shard_io import as_bool, as_str_list
 
         _return_freed_memory_early()
         start, end = interval_of(context, self.replay_start, self.replay_end)
         s3 = S3BulkReaderHook(aws_conn_id=self.aws_conn_id, concurrency=int(self.read_concurrency))
-        state, state_stamp = self._read_state(s3, start)
+        replay = bool(self.replay_start or self.replay_end)
+        state, state_stamp = self._read_state(s3, start, end, follow_inside=not (replay or is_backfill(context)))
         batch_keys = self._batch_keys(s3, state_stamp, end)
         batches = s3.read_objects([f"s3://{self.bucket}/{k}" for k in batch_keys])
         tables = []
         for uri, data in batches.items():
             if isinstance(data, Exception):
-                raise RuntimeError(f"cannot read event batch {uri}: {data}") from data
+                with failing_fast(f"read event batch {uri}", conn_id=self.aws_conn_id):
+                    raise StorageError(f"cannot read event batch {uri}: {data}") from data
             tables.append(parquet_bytes_to_table(data))
         new_rows = sum(t.num_rows for t in tables)
         split = split_ready(
@@ -261,6 +296,7 @@ class GroupExecutionsOperator(BaseOperator):
                 self.log.warning("%s: %s", execution.id.key, problem)
         summary = {
             "interval": [start.isoformat(), end.isoformat()],
+            "state_from": state_stamp,
             "batches": len(batch_keys),
             "new_events": new_rows,
             "executions": len(executions),

@@ -1,7 +1,7 @@
 """Reading the ``flyte_lineage`` Variable at task run time (never at DAG parse time).
 
 ``lineage_setting`` is registered as the DAG's ``cfg`` template macro: ``"{{ cfg('bucket') }}"`` renders one
-validated setting when a task starts, so a bad Variable fails the task with one message listing every problem.
+validated setting when a task starts, so a bad Variable fails the task once, with one message listing every problem.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ def load_settings() -> LineageSettings:
     """Read and validate the ``flyte_lineage`` Variable."""
     from airflow.sdk import Variable
 
-    data = Variable.get(VARIABLE_NAME, default=None, deserialize_json=True)
+    try:
+        data = Variable.get(VARIABLE_NAME, default=None, deserialize_json=True)
+    except ValueError as e:  # not JSON: a retry reads the same text
+        raise ConfigurationError(f"Airflow Variable {VARIABLE_NAME!r} is not valid JSON: {e}") from e
     if data is None:
         raise ConfigurationError(
             f"Airflow Variable {VARIABLE_NAME!r} is not set; create it with at least "
@@ -26,9 +29,15 @@ def load_settings() -> LineageSettings:
 
 
 def lineage_setting(key: str) -> Any:
-    """One validated setting (with its default) of the ``flyte_lineage`` Variable, for templates."""
-    settings = load_settings()
-    if not hasattr(settings, key):
-        raise ConfigurationError(f"{key!r} is not a flyte_lineage setting")
+    """One validated setting (with its default) of the ``flyte_lineage`` Variable, for templates.
+
+    A missing or invalid Variable fails the task once (``AirflowFailException``): a retry would read the same one.
+    """
+    from flytelineage.operators.fail_fast import failing_fast
+
+    with failing_fast(f"render setting {key!r}"):
+        settings = load_settings()
+        if not hasattr(settings, key):
+            raise ConfigurationError(f"{key!r} is not a flyte_lineage setting")
     value = getattr(settings, key)
     return list(value) if isinstance(value, tuple) else value

@@ -92,6 +92,7 @@ class PushDataHubOperator(BaseOperator):
         from flytelineage.domain.datahub_mcps import build_mcps
         from flytelineage.domain.datahub_ownership import ownership_patches
         from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
+        from flytelineage.operators.fail_fast import failing_fast
 
         executions = shard_executions(
             enabled=self.enabled,
@@ -114,7 +115,8 @@ class PushDataHubOperator(BaseOperator):
             mcps.extend(ownership_patches(execution, built, as_str_list(self.service_principals)))
         hook = DataHubEmitterHook(datahub_conn_id=self.datahub_conn_id)
         try:
-            report = hook.emit_all(mcps)
+            with failing_fast(f"push to the DataHub connection {self.datahub_conn_id!r}"):
+                report = hook.emit_all(mcps)
         finally:
             hook.close()
         counts = {

@@ -66,6 +66,7 @@ class RegisterGlueOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, int]:
         """Register the shard's tables and return counts: created, updated, unchanged, skipped, databases."""
         from flytelineage.domain.glue_tables import plan_glue_tables
+        from flytelineage.operators.fail_fast import failing_fast
 
         executions = shard_executions(
             enabled=self.enabled,
@@ -80,7 +81,8 @@ class RegisterGlueOperator(BaseOperator):
             self.log.warning(
                 "No Glue table for %s (execution %s): %s", skipped.dataset_key, skipped.execution, skipped.reason
             )
-        counts = self._register(plan)
+        with failing_fast(f"register the Glue tables of shard {self.shard_key}", conn_id=self.aws_conn_id):
+            counts = self._register(plan)
         self.log.info("Glue registration of %d execution(s) from %s: %s", len(executions), self.shard_key, counts)
         return counts
 

@@ -31,21 +31,17 @@ def shard_executions(
 
 
 def read_shard(aws_conn_id: str | None, bucket: str, key: str) -> bytes:
-    """The bytes of the executions shard ``s3://bucket/key``; a ``StorageError`` saying what to check otherwise."""
+    """The bytes of the executions shard ``s3://bucket/key``.
+
+    A missing shard or bucket fails the task once, naming both and the connection; throttling and 5xx are retried.
+    """
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-    from botocore.exceptions import ClientError
 
-    from flytelineage.errors import StorageError
+    from flytelineage.operators.fail_fast import failing_fast
 
-    s3 = S3Hook(aws_conn_id=aws_conn_id).get_conn()
-    try:
-        response = s3.get_object(Bucket=bucket, Key=key)
+    with failing_fast(f"read executions shard s3://{bucket}/{key} (written by group_executions)", conn_id=aws_conn_id):
+        response = S3Hook(aws_conn_id=aws_conn_id).get_conn().get_object(Bucket=bucket, Key=key)
         return bytes(response["Body"].read())
-    except ClientError as e:
-        raise StorageError(
-            f"Could not read executions shard s3://{bucket}/{key}: {e}. "
-            "Check that group_executions succeeded for this run and the connection can read the bucket."
-        ) from e
 
 
 def as_bool(value: object) -> bool:

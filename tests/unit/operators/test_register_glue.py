@@ -10,7 +10,6 @@ import pytest
 
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.domain.lineage_model import Dataset, DatasetUse, Execution, ExecutionId, NodeRun, SchemaField, TaskRef
-from flytelineage.errors import StorageError
 from flytelineage.operators.register_glue import RegisterGlueOperator
 
 P, D = "flytesnacks", "development"
@@ -123,7 +122,12 @@ def test_empty_shard_key_skips(bucket: str) -> None:
         operator(bucket, "").execute(context={})  # type: ignore[arg-type]
 
 
-def test_missing_shard_says_what_to_do(shard: str, bucket: str) -> None:
-    with pytest.raises(StorageError, match="group_executions") as caught:
+def test_missing_shard_fails_once_naming_it_and_the_connection(shard: str, bucket: str) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException) as caught:
         operator(bucket, "no/such/shard.jsonl.gz").execute(context={})  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert f"s3://{bucket}/no/such/shard.jsonl.gz" in message and "group_executions" in message
+    assert "connection 'aws_default'" in message and "NoSuchKey" in message
     assert caught.value.__cause__ is not None

@@ -1,0 +1,125 @@
+"""Which failures a retry can fix, and the message an operator reads when one cannot.
+
+Airflow retries every exception except ``AirflowFailException``. A missing Variable, a bad connection, invalid params
+or an AWS answer such as ``NoSuchBucket`` or ``QueueDoesNotExist`` fail the same way on every try, so retrying them
+only delays the next scheduled drain (``max_active_runs=1``). ``failing_fast`` turns those into one
+``AirflowFailException`` whose message names what was being done (the queue, bucket, key or table) and the
+connection used; throttling, 5xx answers, timeouts and dropped connections are re-raised as ``RetryableAwsError``
+(same names in the message) so they keep their retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from flytelineage.errors import ConfigurationError, FlyteLineageError
+
+TRANSIENT_AWS_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        "InternalServiceException",
+        "InternalServiceError",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "ConcurrentModificationException",
+        "OperationTimeoutException",
+    }
+)
+"""AWS error codes that a later try can succeed on; every other AWS error code is taken as deterministic."""
+
+
+class RetryableAwsError(FlyteLineageError):
+    """A transient AWS failure (throttling, 429/5xx, timeout, dropped connection): Airflow retries the task."""
+
+
+_TRANSIENT_BOTOCORE = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError")
+
+
+def _aws_cause(exc: BaseException) -> BaseException | None:
+    """The botocore error in ``exc``'s chain (``raise ... from``), if any."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ClientError | BotoCoreError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for a botocore error that a retry may fix: throttling, 429/5xx, timeouts, dropped connections."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return code in TRANSIENT_AWS_CODES or status == 429 or status >= 500
+    return any(cls.__name__ in _TRANSIENT_BOTOCORE for cls in type(error).__mro__)
+
+
+def describe_aws_error(error: BaseException) -> str:
+    """``Code: message`` of a ClientError, else the botocore error's class and text."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"{info.get('Code', '?')}: {info.get('Message', '') or error}"
+    return f"{type(error).__name__}: {error}"
+
+
+@contextlib.contextmanager
+def failing_fast(action: str, *, conn_id: str | None = None) -> Iterator[None]:
+    """Run the block; turn deterministic failures into one ``AirflowFailException`` naming ``action`` and the
+    connection, and transient AWS errors into ``RetryableAwsError`` with the same names (Airflow retries those).
+
+    ``action`` says what was being done, with its resource: ``"receive from SQS queue 'q'"``,
+    ``"write s3://bucket/key"``. Errors that are neither configuration nor AWS errors pass through unchanged.
+    """
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    via = f" through connection {conn_id!r}" if conn_id else " with boto3's default credentials (no connection)"
+    try:
+        yield
+    except (AirflowException, RetryableAwsError):
+        raise  # already decided (skips, fails, deferrals) or already named by an inner block
+    except ConfigurationError as e:
+        raise AirflowFailException(f"Could not {action}: {e}") from e
+    except Exception as e:
+        cause = _aws_cause(e)
+        if cause is None:
+            raise
+        detail = describe_aws_error(cause) if e is cause else str(e)  # a wrapping error already names its resource
+        if is_transient(cause):
+            raise RetryableAwsError(f"Could not {action}{via} ({detail}); a transient AWS error: retrying.") from e
+        raise AirflowFailException(
+            f"Could not {action}{via}: {detail}. A retry cannot fix this: check that the resource exists in the "
+            "connection's account and region and that its credentials may use it."
+        ) from e
+
+
+def fail_on_bad_params(problems: list[str]) -> None:
+    """Raise one ``AirflowFailException`` listing every problem of the run's params (nothing when there is none)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    if problems:
+        raise AirflowFailException(
+            f"The run's params are invalid ({len(problems)} problem(s)): " + "; ".join(problems) + ". Trigger a "
+            "new run with corrected params (see the DAG's documentation)."
+        )

@@ -1,0 +1,113 @@
+"""Which failures fail once and which are retried, and what the message names, on tables and on moto_server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
+
+from flytelineage.errors import ConfigurationError, QueueError
+from flytelineage.operators.fail_fast import RetryableAwsError, failing_fast, is_transient
+
+END = datetime(2026, 11, 21, 12, 10, tzinfo=UTC)
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": f"{code} happened"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "AnyOperation",
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (_client_error("NoSuchBucket", 404), False),
+        (_client_error("AWS.SimpleQueueService.NonExistentQueue", 400), False),
+        (_client_error("AccessDenied", 403), False),
+        (_client_error("EntityNotFoundException", 400), False),
+        (_client_error("ThrottlingException", 400), True),
+        (_client_error("SlowDown", 503), True),
+        (_client_error("Anything", 500), True),
+        (_client_error("TooManyRequests", 429), True),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), True),
+        (ReadTimeoutError(endpoint_url="http://127.0.0.1:1"), True),
+        (NoCredentialsError(), False),
+    ],
+)
+def test_is_transient(error: Exception, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+def test_deterministic_aws_error_fails_once_naming_action_and_connection() -> None:
+    with pytest.raises(AirflowFailException) as caught, failing_fast("list s3://b/p/", conn_id="aws_prod"):
+        raise _client_error("NoSuchBucket", 404)
+    assert str(caught.value).startswith("Could not list s3://b/p/ through connection 'aws_prod': NoSuchBucket")
+
+
+def test_transient_aws_error_is_retried_with_the_same_names() -> None:
+    with pytest.raises(RetryableAwsError, match=r"write s3://b/k through connection 'c' \(SlowDown"):  # noqa: SIM117
+        with failing_fast("write s3://b/k", conn_id="c"):
+            raise _client_error("SlowDown", 503)
+
+
+def test_a_wrapping_error_keeps_its_message_and_is_classified_by_its_cause() -> None:
+    with pytest.raises(AirflowFailException, match="ReceiveMessage on q failed"), failing_fast("drain q", conn_id="c"):
+        raise QueueError("ReceiveMessage on q failed") from _client_error("AccessDenied", 403)
+
+
+def test_configuration_errors_fail_and_other_errors_pass_through() -> None:
+    with pytest.raises(AirflowFailException, match="Could not render: bad Variable"), failing_fast("render"):
+        raise ConfigurationError("bad Variable")
+    with pytest.raises(KeyError), failing_fast("anything"):
+        raise KeyError("not ours to judge")
+    with pytest.raises(AirflowSkipException), failing_fast("anything"):
+        raise AirflowSkipException("nothing to do")
+
+
+@pytest.mark.integration
+def test_missing_queue_fails_once_naming_queue_and_connection(moto_endpoint: str, bucket: str) -> None:
+    from flytelineage.operators.drain_events import FlyteEventsToS3Operator
+
+    operator = FlyteEventsToS3Operator(task_id="drain_events", sqs_queue="no-such-queue", bucket=bucket)
+    context = {"data_interval_end": END, "dag_run": SimpleNamespace(run_type="scheduled", run_after=END)}
+    with pytest.raises(AirflowFailException) as caught:
+        operator.execute(context)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "find SQS queue 'no-such-queue' through connection 'aws_default'" in message
+    assert "NonExistentQueue" in message or "QueueDoesNotExist" in message
+
+
+@pytest.mark.integration
+def test_missing_bucket_fails_once_naming_bucket_and_connection(moto_endpoint: str, unique_name: str) -> None:
+    from flytelineage.operators.group_executions import GroupExecutionsOperator
+
+    operator = GroupExecutionsOperator(task_id="group_executions", bucket=unique_name, prefix="fl")
+    context: dict[str, Any] = {
+        "data_interval_start": END.replace(minute=0),
+        "data_interval_end": END,
+        "ti": SimpleNamespace(xcom_push=lambda **_: None),
+    }
+    with pytest.raises(AirflowFailException) as caught:
+        operator.execute(context)  # type: ignore[arg-type]
+    assert f"list s3://{unique_name}/fl/" in str(caught.value)
+    assert "through connection 'aws_default': NoSuchBucket" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("yesterday", "2026-11-21T13:00:00+00:00", "replay_start must be an ISO 8601 date-time"),
+        ("2026-11-21T00:00:00+00:00", None, "replay_start is set but replay_end is not"),
+    ],
+)
+def test_bad_replay_bounds_fail_once(start: str, end: str | None, expected: str) -> None:
+    from flytelineage.operators.group_executions import GroupExecutionsOperator
+
+    operator = GroupExecutionsOperator(task_id="g", bucket="b", replay_start=start, replay_end=end, aws_conn_id=None)
+    with pytest.raises(AirflowFailException, match=expected):
+        operator.execute({"ti": None})  # type: ignore[arg-type]
