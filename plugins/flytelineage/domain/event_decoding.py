@@ -131,14 +131,30 @@ def decode_messages(
 
 
 def quarantine_row(message: SqsMessage, reason: str, received_at: datetime) -> dict[str, Any]:
-    """The quarantine row for a message that could not be decoded (keeps the raw body)."""
+    """The quarantine row for a message that could not be decoded (keeps the raw body).
+
+    A body or reason that is not valid UTF-8 (a lone surrogate) is stored backslash-escaped, and the reason says so:
+    SQS refuses such bodies, but the quarantine must hold whatever it is given.
+    """
+    body = storable_text(message.body)
+    if body != message.body:
+        reason = f"{reason} (the body held characters that are not valid UTF-8; it is stored backslash-escaped)"
     return {
-        "message_id": message.message_id,
-        "body": message.body,
-        "reason": reason,
+        "message_id": storable_text(message.message_id),
+        "body": body,
+        "reason": storable_text(reason),
         "received_at": received_at,
         "sent_at": message.sent_at,
     }
+
+
+def storable_text(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (which Python strings allow and Parquet does not) backslash-escaped."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return text
 
 
 # ---- transport ------------------------------------------------------------------------------------------------------
@@ -316,6 +332,8 @@ def _timestamp(message: Message, name: str) -> int | None:
     ts = getattr(message, name)
     if not _MIN_SECONDS <= ts.seconds <= _MAX_SECONDS:
         raise DecodeError(f"{name} {ts.seconds}s is outside the representable time range")
+    if not 0 <= ts.nanos <= 999_999_999:
+        raise DecodeError(f"{name} nanos {ts.nanos} is outside 0..999999999 (not a valid protobuf Timestamp)")
     return int(ts.seconds * 1_000_000 + ts.nanos // 1000)
 
 

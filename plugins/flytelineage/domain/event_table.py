@@ -7,6 +7,8 @@ defined exactly once. Adding a nullable column is backward compatible; renaming 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pyarrow as pa
 
 EVENTS_FORMAT_VERSION = 1
@@ -90,6 +92,10 @@ QUARANTINE_SCHEMA = pa.schema(
 
 EVENT_COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA.names)
 
+_INT32_RANGE = (-(2**31), 2**31 - 1)
+_MICROS_RANGE = (-62_135_596_800_000_000, 253_402_300_799_999_999)  # 0001-01-01 .. 9999-12-31, as datetime allows
+_ARROW_ROW_ERRORS = (pa.ArrowException, UnicodeError, OverflowError, TypeError, ValueError)
+
 
 def events_to_table(rows: list[dict[str, object]]) -> pa.Table:
     """Build an Arrow table with ``EVENT_SCHEMA`` from decoded event rows (missing keys become nulls).
@@ -98,6 +104,90 @@ def events_to_table(rows: list[dict[str, object]]) -> pa.Table:
     """
     columns = {name: [row.get(name) for row in rows] for name in EVENT_COLUMNS}
     return pa.Table.from_pydict(columns, schema=EVENT_SCHEMA)
+
+
+def event_row_problem(row: dict[str, object]) -> str | None:
+    """Why ``row`` cannot be stored under ``EVENT_SCHEMA`` (the first offending column and value), or None.
+
+    The decoder trusts protobuf's own ranges, which are wider than the table's (a uint32 ``retry_attempt`` does not
+    fit the int32 column); a value outside the column type would make the whole batch unwritable.
+    """
+    for schema_field in EVENT_SCHEMA:
+        value = row.get(schema_field.name)
+        if value is None:
+            if not schema_field.nullable:
+                return f"column {schema_field.name} is required but missing"
+            continue
+        problem = _value_problem(schema_field.type, value)
+        if problem is not None:
+            return f"column {schema_field.name} ({schema_field.type}): {problem}"
+    return None
+
+
+def _value_problem(arrow_type: pa.DataType, value: object) -> str | None:
+    if pa.types.is_int32(arrow_type):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"{type(value).__name__} is not an integer"
+        low, high = _INT32_RANGE
+        return None if low <= value <= high else f"{value} is outside the int32 range"
+    if pa.types.is_string(arrow_type):
+        if not isinstance(value, str):
+            return f"{type(value).__name__} is not a string"
+        return _utf8_problem(value)
+    if pa.types.is_binary(arrow_type):
+        return None if isinstance(value, bytes) else f"{type(value).__name__} is not bytes"
+    if pa.types.is_boolean(arrow_type):
+        return None if isinstance(value, bool) else f"{type(value).__name__} is not a boolean"
+    if pa.types.is_timestamp(arrow_type):
+        return _timestamp_problem(value)
+    return None
+
+
+def _utf8_problem(value: str) -> str | None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not valid UTF-8 ({exc.reason} at character {exc.start})"
+    return None
+
+
+def _timestamp_problem(value: object) -> str | None:
+    if isinstance(value, datetime):
+        return None if value.tzinfo is not None else "datetime without a time zone"
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"{type(value).__name__} is not a timestamp"
+    low, high = _MICROS_RANGE
+    return None if low <= value <= high else f"{value} microseconds is outside the representable time range"
+
+
+def storable_events_table(rows: list[dict[str, object]]) -> tuple[pa.Table, list[tuple[dict[str, object], str]]]:
+    """The table of the rows that fit ``EVENT_SCHEMA`` and the rejected rows with their reason.
+
+    The whole batch is converted at once first (the common case costs nothing extra); only when that fails is every
+    row checked on its own, so one bad value costs one row, not the batch.
+    """
+    try:
+        return events_to_table(rows), []
+    except _ARROW_ROW_ERRORS:
+        pass
+    good: list[dict[str, object]] = []
+    rejected: list[tuple[dict[str, object], str]] = []
+    for row in rows:
+        problem = event_row_problem(row) or _conversion_problem(row)
+        if problem is None:
+            good.append(row)
+        else:
+            rejected.append((row, problem))
+    return events_to_table(good), rejected
+
+
+def _conversion_problem(row: dict[str, object]) -> str | None:
+    """The Arrow error of converting ``row`` alone (a guard for anything ``event_row_problem`` does not know)."""
+    try:
+        events_to_table([row])
+    except _ARROW_ROW_ERRORS as exc:
+        return f"not storable: {type(exc).__name__}: {exc}"
+    return None
 
 
 def quarantine_to_table(rows: list[dict[str, object]]) -> pa.Table:

@@ -38,6 +38,7 @@ which keeps freed pages).
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -116,6 +117,11 @@ _NARROW_COLUMNS = (
 )
 _UNKNOWN_RANK = 99
 _SEP = "\x1f"
+# Key parts are escaped so a separator inside a name cannot merge two executions or break the split ("%" first).
+_ESCAPES = (("%", "%25"), (_SEP, "%1F"))
+_UNESCAPE = re.compile("%(25|1F)")
+_UNESCAPED = {"25": "%", "1F": _SEP}
+_ID_PARTS = (("project", "project"), ("domain", "domain"), ("execution_name", "name"))
 
 
 @dataclass(frozen=True)
@@ -295,18 +301,42 @@ def iter_execution_slices(events: pa.Table) -> Iterator[tuple[ExecutionId, pa.Ta
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     bounds = [*starts.tolist(), len(keys)]
     for start, end in itertools.pairwise(bounds):
-        project, domain, name = str(keys[start]).split(_SEP)
+        project, domain, name = split_execution_key(str(keys[start]))
         yield ExecutionId(project, domain, name), events.slice(start, end - start)
+
+
+def rejected_rows(events: pa.Table, reasons: dict[ExecutionId, str]) -> pa.Table:
+    """The rows of ``events`` that belong to the executions in ``reasons``, with a ``reason`` column (a report)."""
+    ids = list(reasons)
+    wanted = pa.table({name: pa.array([getattr(i, attr) for i in ids], pa.string()) for name, attr in _ID_PARTS})
+    wanted_keys = _execution_keys(wanted)
+    keys = _execution_keys(events)
+    mask = pc.is_in(keys, value_set=wanted_keys)
+    by_key = dict(zip(wanted_keys.to_pylist(), (reasons[i] for i in ids), strict=True))
+    rows = events.filter(mask)
+    row_reasons = [by_key[k] for k in pc.filter(keys, mask).to_pylist()]
+    return rows.append_column("reason", pa.array(row_reasons, pa.string()))
 
 
 # ---- helpers --------------------------------------------------------------------------------------------------------
 
 
 def _execution_keys(table: pa.Table) -> pa.Array:
-    joined = pc.binary_join_element_wise(
-        table.column("project"), table.column("domain"), table.column("execution_name"), _SEP
-    )
+    parts = [_escaped(table.column(name)) for name in ("project", "domain", "execution_name")]
+    joined = pc.binary_join_element_wise(*parts, _SEP)
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+def _escaped(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    for plain, escaped in _ESCAPES:
+        column = pc.replace_substring(column, plain, escaped)
+    return column
+
+
+def split_execution_key(key: str) -> tuple[str, str, str]:
+    """``(project, domain, execution name)`` of a grouping key (the parts are escaped, so the split is exact)."""
+    project, domain, name = (_UNESCAPE.sub(lambda m: _UNESCAPED[m.group(1)], part) for part in key.split(_SEP))
+    return project, domain, name
 
 
 def _kind_rank(events: pa.Table) -> pa.Array:
@@ -340,7 +370,7 @@ def _forget_old(emitted: pa.Table, forget_before: datetime) -> pa.Table:
 
 def _emitted_rows(ready_keys: pa.Array, as_of: datetime) -> pa.Table:
     unique = pc.unique(ready_keys).to_pylist()
-    parts = [str(k).split(_SEP) for k in unique]
+    parts = [split_execution_key(str(k)) for k in unique]
     return pa.table(
         {
             "project": [p[0] for p in parts],
@@ -362,7 +392,7 @@ def _sort_emitted(emitted: pa.Table) -> pa.Table:
         .group_by("key")
         .aggregate([("emitted_as_of", "max")])
     )
-    parts = [str(k).split(_SEP) for k in latest.column("key").to_pylist()]
+    parts = [split_execution_key(str(k)) for k in latest.column("key").to_pylist()]
     table = pa.table(
         {
             "project": [p[0] for p in parts],

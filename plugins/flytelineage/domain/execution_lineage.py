@@ -27,9 +27,10 @@ A task whose nodes all failed still gets a job (so run history has a template), 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -57,8 +58,17 @@ from flytelineage.domain.literal_datasets import (
     read_literal_maps,
 )
 
+_T = TypeVar("_T")
 _TASK_KINDS = ("task", "array", "dynamic")
 _NOT_PRODUCERS = frozenset({"start", "end"})
+
+
+@dataclass(frozen=True)
+class RejectedExecution:
+    """An execution that could not be built (a deterministic failure on its own rows), with the reason."""
+
+    id: ExecutionId
+    reason: str
 
 
 def resolve_executions(
@@ -67,13 +77,19 @@ def resolve_executions(
     *,
     read_buckets: Sequence[str] = (),
     link_events: pa.Table | None = None,
+    rejected: list[RejectedExecution] | None = None,
 ) -> list[Execution]:
     """Build every execution in ``ready_events`` (output of ``split_ready``), sorted by execution id.
 
     ``link_events`` (for example the still-pending events) is searched, with ``ready_events``, for the parent of
-    launch-plan child executions.
+    launch-plan child executions. An execution whose own rows make building it fail is left out and appended to
+    ``rejected`` with the reason (when no list is given the error is raised): one bad execution never stops the rest.
     """
-    graphs = [build_graph(eid, rows.to_pylist()) for eid, rows in iter_execution_slices(ready_events)]
+    graphs = [
+        graph
+        for eid, rows in iter_execution_slices(ready_events)
+        if (graph := _isolated(eid, rejected, partial(_graph_of, eid, rows))) is not None
+    ]
     declared = _declared_types(graphs)
     maps = read_literal_maps(_all_refs(graphs), reader, read_buckets=read_buckets)
     found = {uri: find_datasets(m, declared.get(uri)) for uri, m in maps.maps.items()}
@@ -82,8 +98,27 @@ def resolve_executions(
     )
     tables = [ready_events] if link_events is None else [ready_events, link_events]
     links = parent_links(pa.concat_tables(tables, promote_options="permissive"))
-    executions = [assemble_execution(g, maps, footers, links) for g in graphs]
+    executions = [
+        execution
+        for g in graphs
+        if (execution := _isolated(g.id, rejected, partial(assemble_execution, g, maps, footers, links))) is not None
+    ]
     return sorted(executions, key=lambda e: e.id)
+
+
+def _graph_of(eid: ExecutionId, rows: pa.Table) -> ExecutionGraph:
+    return build_graph(eid, rows.to_pylist())
+
+
+def _isolated(eid: ExecutionId, rejected: list[RejectedExecution] | None, step: Callable[[], _T]) -> _T | None:
+    """``step()``, or None with its failure recorded in ``rejected`` (re-raised when there is no list)."""
+    try:
+        return step()
+    except Exception as exc:
+        if rejected is None:
+            raise
+        rejected.append(RejectedExecution(eid, f"cannot build the execution: {type(exc).__name__}: {exc}"))
+        return None
 
 
 def _all_refs(graphs: Iterable[ExecutionGraph]) -> list[LiteralRef]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import logging
 import queue
 import re
@@ -57,6 +56,8 @@ _KNOWN_NAMES = frozenset(
 ) | {"Notification"}
 """Protocol names a reason may repeat from the body without leaking anything (SNS Subjects, protobuf types)."""
 _TOKEN = re.compile(r"[^\s'\"`,;:()\[\]{}<>]+")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}")
+_MAX_BASE64_RUNS = 16
 
 
 def loggable_reason(reason: str, body: str) -> str:
@@ -82,18 +83,24 @@ def loggable_reason(reason: str, body: str) -> str:
 
 
 def _body_texts(body: str) -> str:
-    """The body and, when it holds base64 (the SNS ``Message`` or a raw body), the text of the decoded bytes."""
+    """The body and the text of every base64 run in it (the SNS ``Message`` or a raw body).
+
+    The body is never parsed as JSON here: it was quarantined, perhaps because parsing it fails (a deeply nested
+    document exhausts the recursion limit), and logging must not fail where decoding did.
+    """
     texts = [body]
-    encoded: object = body
-    if body.lstrip().startswith("{"):
-        try:
-            encoded = json.loads(body).get("Message")
-        except (ValueError, AttributeError):
-            encoded = None
-    if isinstance(encoded, str):
+    for run in _BASE64_RUN.findall(body)[:_MAX_BASE64_RUNS]:
         with contextlib.suppress(binascii.Error, ValueError):
-            texts.append(base64.b64decode(encoded.strip(), validate=True).decode("utf-8", errors="replace"))
+            texts.append(base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode("utf-8", "replace"))
     return "\n".join(texts)
+
+
+def _safe_log_reason(reason: str, body: str) -> str:
+    """``loggable_reason`` that cannot raise (a log line must never stop a flush between its write and delete)."""
+    try:
+        return loggable_reason(reason, body)
+    except Exception as exc:  # the full reason is in the quarantine row; the log only points at it
+        return f"<reason withheld from the log: {type(exc).__name__}>"
 
 
 class BatchQueue(Protocol):
@@ -303,26 +310,44 @@ class EventDrain:
     # ---- flushing -----------------------------------------------------------------------------------------------
 
     def _flush(self, held: list[_Held], events: list[dict[str, Any]], quarantine: list[dict[str, Any]]) -> None:
-        from flytelineage.domain.event_table import events_to_table, quarantine_to_table, table_to_parquet_bytes
+        from flytelineage.domain.event_table import quarantine_to_table, storable_events_table, table_to_parquet_bytes
 
         self._extend_visibility_if_old(held)
         digest = storage_keys.batch_digest(h.message.message_id for h in held)
-        if events:
+        table, rejected = storable_events_table(events) if events else (None, [])
+        quarantine = quarantine + self._unstorable(held, rejected)
+        if table is not None and table.num_rows:
             key = storage_keys.batch_key(self._prefix, storage_keys.EVENTS, self._ingest_time, digest)
-            self._store(key, table_to_parquet_bytes(events_to_table(events)), len(held))
+            self._store(key, table_to_parquet_bytes(table), len(held))
+        quarantine_key = storage_keys.batch_key(self._prefix, storage_keys.QUARANTINE, self._ingest_time, digest)
         if quarantine:
-            key = storage_keys.batch_key(self._prefix, storage_keys.QUARANTINE, self._ingest_time, digest)
-            self._store(key, table_to_parquet_bytes(quarantine_to_table(quarantine)), len(held))
-            for row in quarantine:
-                log.warning(
-                    "quarantined SQS message %s (full reason and body in %s): %s",
-                    row["message_id"],
-                    key,
-                    loggable_reason(row["reason"], row["body"]),
-                )
-        self.report.events += len(events)
+            self._store(quarantine_key, table_to_parquet_bytes(quarantine_to_table(quarantine)), len(held))
+        self.report.events += table.num_rows if table is not None else 0
         self.report.quarantined += len(quarantine)
         self._delete(held)
+        for row in quarantine:
+            log.warning(
+                "quarantined SQS message %s (full reason and body in %s): %s",
+                row["message_id"],
+                quarantine_key,
+                _safe_log_reason(row["reason"], row["body"]),
+            )
+
+    def _unstorable(self, held: list[_Held], rejected: list[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
+        """Quarantine rows for decoded events whose values do not fit the event table (with the message body)."""
+        from flytelineage.domain.event_decoding import SqsMessage, quarantine_row
+
+        if not rejected:
+            return []
+        by_id = {h.message.message_id: h.message for h in held}
+        rows = []
+        for event, problem in rejected:
+            message = by_id[str(event["message_id"])]
+            reason = f"decoded {event.get('event_kind')} event cannot be stored: {problem}"
+            rows.append(
+                quarantine_row(SqsMessage(message.message_id, message.body, message.sent_at), reason, self._ingest_time)
+            )
+        return rows
 
     def _store(self, key: str, data: bytes, messages: int) -> None:
         try:

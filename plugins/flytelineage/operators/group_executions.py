@@ -7,7 +7,9 @@ Parquet footers, read concurrently, each URI once) and writes:
 
 - ``executions/interval=<start>_<end>/shard-NNNNN.jsonl.gz``: the resolved executions, ``shard_size`` per shard;
 - ``state/interval_end=<stamp>/{pending,emitted}.parquet``: the state the next interval starts from;
-- ``reports/interval_end=<stamp>/{late,expired}.parquet``: events that belong to no emitted execution, kept.
+- ``reports/interval_end=<stamp>/{late,expired}.parquet``: events that belong to no emitted execution, kept;
+  ``rejected.parquet``: the events of executions that could not be built, with a ``reason`` column (one bad
+  execution is left out and reported; the others are emitted).
 
 Every key is a function of the interval, so a retry or a backfill of the same interval overwrites with the same
 content. XCom: ``return_value`` is the list of shard keys the target tasks map over; ``summary`` holds the counts.
@@ -245,8 +247,8 @@ class GroupExecutionsOperator(BaseOperator):
     def execute(self, context: Context) -> list[str]:
         """Group, resolve and persist the interval's completed executions; return the shard keys."""
         from flytelineage.domain.event_table import EVENT_SCHEMA, parquet_bytes_to_table, table_to_parquet_bytes
-        from flytelineage.domain.execution_grouping import split_ready
-        from flytelineage.domain.execution_lineage import resolve_executions
+        from flytelineage.domain.execution_grouping import rejected_rows, split_ready
+        from flytelineage.domain.execution_lineage import RejectedExecution, resolve_executions
         from flytelineage.errors import StorageError
         from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
         from flytelineage.operators.drain_events import is_backfill
@@ -280,14 +282,20 @@ class GroupExecutionsOperator(BaseOperator):
             concurrency=int(self.read_concurrency),
             allowed_buckets=read_buckets,
         )
-        executions = resolve_executions(split.ready, reader, read_buckets=read_buckets, link_events=split.state.pending)
+        rejected: list[RejectedExecution] = []
+        executions = resolve_executions(
+            split.ready, reader, read_buckets=read_buckets, link_events=split.state.pending, rejected=rejected
+        )
         shard_keys = self._write_shards(s3, start, end, executions)
         if as_bool(self.persist_state):
             self._put(s3, self._key(STATE, end, "pending.parquet"), table_to_parquet_bytes(split.state.pending))
             self._put(s3, self._key(STATE, end, "emitted.parquet"), table_to_parquet_bytes(split.state.emitted))
         else:
             self.log.info("persist_state is off (replay or dry run): the grouping state of %s is left as it was", end)
-        for name, table in (("late", split.late), ("expired", split.expired)):
+        for failure in rejected:
+            self.log.warning("%s left out (its events are kept under %s/): %s", failure.id.key, REPORTS, failure.reason)
+        rejected_table = rejected_rows(split.ready, {r.id: r.reason for r in rejected})
+        for name, table in (("late", split.late), ("expired", split.expired), ("rejected", rejected_table)):
             if table.num_rows:
                 self.log.warning("%d %s events kept under %s/", table.num_rows, name, REPORTS)
                 self._put(s3, self._key(REPORTS, end, f"{name}.parquet"), table_to_parquet_bytes(table))
@@ -303,6 +311,7 @@ class GroupExecutionsOperator(BaseOperator):
             "pending_events": split.state.pending.num_rows,
             "late_events": split.late.num_rows,
             "expired_events": split.expired.num_rows,
+            "rejected_executions": len(rejected),
             "shards": shard_keys,
         }
         self.log.info("Grouped: %s", summary)

@@ -80,3 +80,21 @@ def test_entries_failing_every_retry_are_counted_not_lost() -> None:
     assert (report.deleted, report.delete_failures) == (2, 1)
     assert sum(call.count("h0") for call in queue.delete_calls) == 3
     assert written  # the message stays stored; its redelivery is deduplicated by event_id
+
+
+def test_lone_surrogates_are_quarantined_escaped_and_the_rest_stored() -> None:
+    from flytelineage.domain.event_table import parquet_bytes_to_table
+
+    bodies = [
+        node_event_body("e", "n0"),
+        '{"Type": "Notification", "Subject": "\ud800"}',
+        "\udfff",
+        node_event_body("e", "n1"),
+    ]
+    queue = FakeQueue(bodies)
+    report, written = _run(queue)
+    assert (report.received, report.deleted, report.events, report.quarantined) == (4, 4, 2, 2)
+    [quarantine_key] = [k for k in written if k.startswith("p/quarantine/")]
+    rows = parquet_bytes_to_table(written[quarantine_key]).to_pylist()
+    assert sorted(r["body"] for r in rows) == sorted(['{"Type": "Notification", "Subject": "\\ud800"}', "\\udfff"])
+    assert all("stored backslash-escaped" in r["reason"] for r in rows)
