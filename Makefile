@@ -35,6 +35,7 @@ airflow: venv
 bench: venv
 	$(BIN)/python -m bench.decode
 	$(BIN)/python -m bench.drain
+	$(BIN)/python -m bench.pipeline
 
 clean:
 	rm -rf $(VENV) .local .demo .pytest_cache .mypy_cache .ruff_cache
