@@ -18,6 +18,7 @@ from flytelineage.domain.datahub_mcps import build_mcps
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.errors import TargetError
 from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
+from flytelineage.operators.fail_fast import RetryableAwsError
 from flytelineage.operators.push_datahub import PushDataHubOperator
 from flytelineage.operators.register_glue import RegisterGlueOperator
 from tests import lineage_samples
@@ -179,8 +180,9 @@ def test_register_glue_fails_midway_and_a_rerun_converges(
 
     monkeypatch.setattr(GlueTablesHook, "get_conn", faulty_conn)
     monkeypatch.setattr(GlueTablesHook, "retry_delays", (0.0, 0.0))
-    with pytest.raises(TargetError, match=code):
+    with pytest.raises(RetryableAwsError, match=code) as raised:  # transient: Airflow retries the task
         register(shard, f"{unique_name}_fault")
+    assert isinstance(raised.value.__cause__, TargetError)
     partial = glue_tables(glue_client, f"{unique_name}_fault")
     assert 0 < len(partial) < len(clean)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from datahub.api.entities.dataprocess.dataprocess_instance import DataProcessInstance
 from datahub.emitter.mcp import MetadataChangeProposalWrapper
+from datahub.metadata.schema_classes import MetadataChangeProposalClass
 from datahub.utilities.urns.field_paths import get_simple_field_path_from_v2_field_path
 
 from flytelineage.domain.datahub_mcps import build_mcps, epoch_millis
@@ -98,6 +99,13 @@ def test_datasets_only_matches_golden_file(update_golden_files: bool) -> None:
 def test_golden_proposals_parse_back_into_datahub_classes() -> None:
     for path in sorted(GOLDEN_DIR.glob("*.json")):
         for obj in json.loads(path.read_text()):
+            if obj.get("changeType") == "PATCH":  # JSON-patch proposals: DataHub's MCP class, a JSON Patch body
+                patch = MetadataChangeProposalClass.from_obj(obj)
+                assert patch.aspect is not None and patch.aspect.contentType == "application/json-patch+json"
+                body = json.loads(patch.aspect.value)  # the SDK's form: {"patch": [...], "arrayPrimaryKeys": ...}
+                operations = body["patch"] if isinstance(body, dict) else body
+                assert operations and all(op["op"] in ("add", "remove") for op in operations), path.name
+                continue
             parsed = MetadataChangeProposalWrapper.from_obj(obj)
             assert isinstance(parsed, MetadataChangeProposalWrapper), path.name
             assert parsed.aspect is not None and parsed.aspect.validate(), (path.name, obj["aspectName"])
