@@ -5,10 +5,21 @@ Rules (flyte-events.md section 3):
 - A node is every distinct ``node_id`` seen on node or task events. Task identity comes from the node events'
   ``target_entity`` (present even for cache hits, which have no task events), else from the task events' ``task_id``.
 - Hierarchy comes from ``parent_node_id`` and ``retry_group`` only, never from parsing node ids.
-- ``kind``: ``start``/``end`` by ``spec_node_id``; ``launch_plan`` when a node event links a child execution (or the
-  target is a launch plan); ``array`` by ``is_array``; ``dynamic`` by ``is_dynamic``, or a task node with children in
-  a dynamic chain (the large DYNAMIC_RUNNING event may be lost); ``subworkflow`` by ``is_parent`` or children without
-  a task identity; ``task`` when a task identity exists; ``branch`` otherwise (a node with no task, no flags).
+- ``kind``: ``start``/``end`` by ``spec_node_id``, or by the node id itself when no event carries a ``spec_node_id``
+  (deployments on ``EventVersion`` 0 report the template id as the node id and set no ``spec_node_id``);
+  ``launch_plan`` when a node event links a child execution (or the target is a launch plan); ``array`` by
+  ``is_array``; ``dynamic`` by ``is_dynamic``, or a task node with children in a dynamic chain (the large
+  DYNAMIC_RUNNING event may be lost); ``subworkflow`` by ``is_parent`` or children without a task identity; ``task``
+  when a task identity exists; ``branch`` otherwise (a node with no task, no flags).
+- Array nodes (map tasks) carry no ``target_entity``: their task is the one their ``container_array`` task events
+  name, else the task their children name (``ArrayNode.EventVersion`` 1 passes subnode events through), else a task
+  named after the node itself (``node_name``, ``spec_node_id`` or node id; type ``container_array``), so the map still
+  gets a job and names its outputs when those events were lost (a large map's task events can exceed the SNS limit).
+- cloudEvents v2 drops a node's SUCCEEDED event when FlyteAdmin cannot look up the task of its latest task execution
+  (tasks inside dynamic workflows may be unregistered). For every node kind, a node whose own events carry no outputs
+  takes them (and its inputs) from its last SUCCEEDED task event, and under cloudEvents v2 a node whose last node event
+  is not terminal but whose last task attempt SUCCEEDED is taken as SUCCEEDED (it ends at its last event or its
+  children's); other publishers never drop it, so there it stays a "no terminal event" problem.
 - Attempts come from task events grouped by ``retry_attempt``; the first task event of each attempt is never
   published, so ``started_at`` is the first *published* event of the attempt. Result: SUCCEEDED -> SUCCESS; a failed
   attempt with a later attempt -> UP_FOR_RETRY; otherwise the attempt's or node's failure -> FAILURE. Nodes without
@@ -30,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from flyteidl.core import types_pb2
 
-from flytelineage.domain.event_decoding import decode_payload, raw_event_of
+from flytelineage.domain.event_decoding import CLOUDEVENTS_V2, decode_payload, raw_event_of
 from flytelineage.domain.lineage_model import TERMINAL_WORKFLOW_PHASES, Attempt, ExecutionId, NodeRun, TaskRef
 from flytelineage.domain.literal_datasets import LiteralRef
 from flytelineage.errors import DecodeError
@@ -129,13 +140,25 @@ def build_node(node_id: str, node_rows: Sequence[Row], task_rows: Sequence[Row],
     """One ``NodeRun`` (no datasets yet) from the node's own events, its task events and its children's events."""
     last = node_rows[-1] if node_rows else None
     task = _task_ref(node_rows, task_rows)
+    kind = node_kind(node_rows, task, bool(task_rows), child_rows)
+    if kind == "array" and task is None:
+        task = _array_task_ref(node_id, node_rows, task_rows, child_rows)
     phase = last["phase"] if last else _phase_from_tasks(task_rows)
+    inferred = _success_dropped_by_v2(phase, node_rows, task_rows)
+    if inferred:
+        phase = "SUCCEEDED"
     attempts = build_attempts(task_rows, node_rows, phase)
     result = _NODE_RESULT.get(phase) or (attempts[-1].result if attempts else "FAILURE")
     error_row = next((r for r in reversed(node_rows) if r.get("error_code")), None)
+    if inferred:
+        ended_at = _max_time([*node_rows, *task_rows, *child_rows])
+    elif last and phase in NODE_TERMINAL:
+        ended_at = last["occurred_at"]
+    else:
+        ended_at = attempts[-1].ended_at if attempts else None
     return NodeRun(
         node_id=node_id,
-        kind=node_kind(node_rows, task, bool(task_rows), child_rows),
+        kind=kind,
         phase=phase,
         result=result,
         spec_node_id=_first(node_rows, "spec_node_id") or "",
@@ -144,9 +167,7 @@ def build_node(node_id: str, node_rows: Sequence[Row], task_rows: Sequence[Row],
         retry_group=_first(node_rows, "retry_group"),
         task=task,
         started_at=_min_time([*node_rows, *task_rows]),
-        ended_at=last["occurred_at"]
-        if last and phase in NODE_TERMINAL
-        else (attempts[-1].ended_at if attempts else None),
+        ended_at=ended_at,
         cache_status=_last(node_rows, "cache_status"),
         cache_source_execution=_cache_source(node_rows),
         attempts=attempts,
@@ -159,6 +180,9 @@ def build_node(node_id: str, node_rows: Sequence[Row], task_rows: Sequence[Row],
 def node_kind(node_rows: Sequence[Row], task: TaskRef | None, has_task_events: bool, child_rows: Sequence[Row]) -> str:
     """The node's kind from flags and links (see the module docstring), never from its id."""
     spec = _first(node_rows, "spec_node_id")
+    if spec is None:
+        # EventVersion 0: no spec_node_id, and the node id is the template id
+        spec = next((r["node_id"] for r in node_rows if r.get("node_id") in (_START, _END)), None)
     if spec in (_START, _END):
         return "start" if spec == _START else "end"
     if _child_execution(node_rows) is not None or _first(node_rows, "entity_type") == "LAUNCH_PLAN":
@@ -249,8 +273,10 @@ def _node_data(node: NodeRun, node_rows: Sequence[Row], task_rows: Sequence[Row]
     inputs = _input_ref(node_rows) or _input_ref(task_rows)
     succeeded = [r for r in node_rows if r["phase"] in ("SUCCEEDED", "RECOVERED")]
     outputs = _output_ref(succeeded[-1]) if succeeded else None
-    if outputs is None and node.kind == "task":
-        # the node's SUCCEEDED event was lost; the successful task attempt wrote the same outputs.pb
+    if outputs is None:
+        # The node's SUCCEEDED event was lost or dropped (cloudEvents v2, unregistered task), whatever the node kind:
+        # the last successful task attempt reports the same outputs.pb (for a dynamic node, the one its end-node
+        # writes; for an array node, the gathered collection).
         done = [r for r in task_rows if r["phase"] == "SUCCEEDED"]
         outputs = _output_ref(done[-1]) if done else None
     enriched = succeeded[-1] if succeeded else None
@@ -345,6 +371,34 @@ def _task_ref(node_rows: Sequence[Row], task_rows: Sequence[Row]) -> TaskRef | N
     return None
 
 
+def _array_task_ref(
+    node_id: str, node_rows: Sequence[Row], task_rows: Sequence[Row], child_rows: Sequence[Row]
+) -> TaskRef:
+    """The task of an array node without ``container_array`` task identity: its children's, else its own name."""
+    from_children = _task_ref(child_rows, [])
+    if from_children is not None:
+        return from_children
+    first = node_rows[0] if node_rows else task_rows[0]
+    name = _first(node_rows, "node_name") or _first(node_rows, "spec_node_id") or node_id
+    return TaskRef(
+        project=first["project"],
+        domain=first["domain"],
+        name=name,
+        task_type=_last(task_rows, "task_type") or "container_array",
+    )
+
+
+def _success_dropped_by_v2(phase: str, node_rows: Sequence[Row], task_rows: Sequence[Row]) -> bool:
+    """True when cloudEvents v2 dropped this node's SUCCEEDED event (see the module docstring)."""
+    if phase in NODE_TERMINAL or not node_rows or not task_rows:
+        return False
+    if not all(r.get("publisher_format") == CLOUDEVENTS_V2 for r in node_rows):
+        return False
+    last_attempt = max(int(r["retry_attempt"] or 0) for r in task_rows)
+    attempt_rows = [r for r in task_rows if int(r["retry_attempt"] or 0) == last_attempt]
+    return attempt_rows[-1]["phase"] == "SUCCEEDED"
+
+
 def _phase_from_tasks(task_rows: Sequence[Row]) -> str:
     """Node phase when no node event was published at all: the last task phase, mapped to node terms."""
     if not task_rows:
@@ -384,6 +438,11 @@ def _any(rows: Iterable[Row], key: str) -> bool:
 def _min_time(rows: Iterable[Row]) -> datetime | None:
     times = [r["occurred_at"] for r in rows if r.get("occurred_at") is not None]
     return min(times) if times else None
+
+
+def _max_time(rows: Iterable[Row]) -> datetime | None:
+    times = [r["occurred_at"] for r in rows if r.get("occurred_at") is not None]
+    return max(times) if times else None
 
 
 __all__ = [

@@ -177,7 +177,10 @@ def assemble_execution(
     parent = links.get(graph.id)
     return Execution(
         id=graph.id,
-        workflow_name=workflow_name(graph.launch_plan_name, [n.task for n in nodes if n.task], problems),
+        # a task named after its array node (no identity in the events, so no version) says nothing of the module
+        workflow_name=workflow_name(
+            graph.launch_plan_name, [n.task for n in nodes if n.task and n.task.version], problems
+        ),
         phase=graph.phase,
         started_at=graph.started_at,
         ended_at=graph.ended_at,

@@ -53,6 +53,8 @@ class ExecutionSettings:
     principal: str = "flyte-user"
     labels: Mapping[str, str] = field(default_factory=lambda: {"team": "data-platform"})
     raw_output_policy: str = "reference"
+    #: propeller's workflow `EventVersion`; 0 (old deployments) sets no spec_node_id/node_name/parent links.
+    event_version: int = NODE_EVENT_VERSION
 
     def execution_id(self) -> identifier_pb2.WorkflowExecutionIdentifier:
         """The `WorkflowExecutionIdentifier` of this execution."""
@@ -96,6 +98,9 @@ class Enrichment:
     labels: Mapping[str, str] = field(default_factory=dict)
     task_exec_id: identifier_pb2.TaskExecutionIdentifier | None = None
     interface: tuple[Literals, Literals] | None = None
+    #: False when FlyteAdmin cannot look the task up (unregistered, e.g. inside a dynamic workflow): then the v2
+    #: publisher drops the node's SUCCEEDED event instead of enriching it.
+    task_registered: bool = True
 
 
 @dataclass
@@ -308,19 +313,24 @@ class ExecutionTimeline:
         event = event_pb2.NodeExecutionEvent()
         event.id.CopyFrom(self.node_execution_id(node))
         event.producer_id = PRODUCER_ID
+        version = self.settings.event_version
+        if version < 2 and phase == NODE_PHASE.DYNAMIC_RUNNING:
+            phase = NODE_PHASE.RUNNING  # older event versions lump DYNAMIC_RUNNING with RUNNING
         event.phase = phase  # type: ignore[assignment]
         self._stamp(event.occurred_at)
         self._stamp(event.reported_at)
-        event.spec_node_id = node.spec_node_id
-        event.node_name = node.node_name
-        event.event_version = NODE_EVENT_VERSION
+        event.event_version = version
         if node.in_dynamic_chain:
             event.is_in_dynamic_chain = True
+        if node.target_entity is not None:
+            event.target_entity.CopyFrom(node.target_entity)
+        if version == 0:
+            return event  # EventVersion 0: the node id is the template id; no spec id, name or parent links
+        event.spec_node_id = node.spec_node_id
+        event.node_name = node.node_name
         if node.parent_id is not None:
             event.parent_node_metadata.node_id = node.parent_id
             event.retry_group = node.retry_group
-        if node.target_entity is not None:
-            event.target_entity.CopyFrom(node.target_entity)
         return event
 
     def record_node(

@@ -10,7 +10,8 @@ Typical use::
     send_to_queue(sqs_client, queue_url, run.bodies())
 
 Everything is deterministic given the arguments (seeded RNGs, no wall clock). The events follow what FlyteAdmin really
-publishes (the first task event of each attempt is withheld; see `GeneratedExecution.unpublished`).
+publishes (the first task event of each attempt is withheld, and cloudEvents v2 drops the SUCCEEDED event of a node
+whose task FlyteAdmin cannot look up; see `GeneratedExecution.unpublished`).
 """
 
 from __future__ import annotations
@@ -144,7 +145,14 @@ def generate(
     entry = SCENARIOS[scenario]
     name = name or default_execution_name(seed, scenario)
     settings = ExecutionSettings(
-        project, domain, name, bucket, start, launch_plan=entry.launch_plan, raw_output_policy=entry.raw_output_policy
+        project,
+        domain,
+        name,
+        bucket,
+        start,
+        launch_plan=entry.launch_plan,
+        raw_output_policy=entry.raw_output_policy,
+        event_version=entry.event_version,
     )
     if principal is not None:
         settings = dataclasses.replace(settings, principal=principal)
@@ -155,7 +163,7 @@ def generate(
         settings, random.Random(f"{salt}:events"), random.Random(f"{salt}:data"), with_objects=with_objects
     )
     entry.run(timeline)
-    published = [record for record in timeline.records if record.published]
+    published = [r for r in timeline.records if r.published and fmt.publishes(r, publisher_format)]
     messages = encode_records(
         published, publisher_format=publisher_format, raw=raw, rng=random.Random(f"{salt}:sns"), topic_arn=topic_arn
     )
@@ -168,7 +176,7 @@ def generate(
         terminal_phase=entry.terminal_phase,
         executions=executions,
         records=published,
-        unpublished=[record for record in timeline.records if not record.published],
+        unpublished=[r for r in timeline.records if not (r.published and fmt.publishes(r, publisher_format))],
     )
 
 

@@ -34,6 +34,8 @@ NORMALIZE = TaskRef("app.pipelines.features.normalize_columns")
 SCORE = TaskRef("app.pipelines.scoring.score_shard")
 FAN_OUT = TaskRef("app.pipelines.scoring.fan_out")
 CHILD_TASK = TaskRef("app.pipelines.reporting.build_report")
+PLAN_SHARDS = TaskRef("app.pipelines.scoring.plan_shards")
+SCORE_BATCH = TaskRef("app.pipelines.scoring.score_batch")
 
 
 def _external_dataset(timeline: ExecutionTimeline, files: int = 3) -> literals_pb2.Literal:
@@ -232,7 +234,53 @@ def dynamic(timeline: ExecutionTimeline) -> None:
     steps.succeed_workflow(timeline, inputs, {"o0": c.outputs["o0"]})
 
 
-def map_task(timeline: ExecutionTimeline) -> None:
+def dynamic_unregistered(timeline: ExecutionTimeline) -> None:
+    """n1 is a dynamic task whose dynamic workflow runs tasks FlyteAdmin never registered: a nested dynamic `dn0`
+    (spawning two task nodes) and a map task `dn1`. cloudEvents v2 drops the SUCCEEDED event of all four nodes
+    (their task lookup fails); the other publishers send them. n2 consumes both outputs of n1.
+    """
+    inputs = workflow_inputs(timeline)
+    steps.begin_workflow(timeline, inputs)
+    a = drive(_extract(timeline, inputs))
+    dyn_inputs = {"df": a.outputs["o0"], "shards": lit.int_literal(2)}
+
+    def shards(parent: NodeRef) -> Step[LiteralDict]:
+        branches = [
+            steps.task_node(
+                timeline,
+                child,
+                SCORE,
+                {"df": dyn_inputs["df"], "shard": lit.int_literal(index)},
+                lambda d: {"o0": d.dataset("rich", annotated=True)},
+                parent=parent,
+                registered=False,
+            )
+            for index, child in enumerate(["dn0", "dn1"])
+        ]
+        results = yield from steps.drive_parallel(timeline, branches)
+        return {"o0": lit.collection_literal([result.outputs["o0"] for result in results])}
+
+    def children(parent: NodeRef) -> Step[LiteralDict]:
+        nested = yield from steps.dynamic_node(
+            timeline, "dn0", PLAN_SHARDS, dyn_inputs, ["dn0", "dn1"], shards, parent=parent, registered=False
+        )
+        mapped_node = timeline.node("dn1", parent=parent)
+        items = [
+            OutputData(timeline, mapped_node, 0, raw_suffix=f"-n{index}").dataset("rich", annotated=True)
+            for index in range(3)
+        ]
+        mapped = yield from steps.array_node(
+            timeline, "dn1", SCORE_BATCH, {"df": dyn_inputs["df"]}, items, parent=parent, registered=False
+        )
+        return {"o0": nested.outputs["o0"], "o1": mapped.outputs["o0"]}
+
+    b = drive(steps.dynamic_node(timeline, "n1", FAN_OUT, dyn_inputs, ["dn0", "dn1"], children))
+    combine_inputs = {"parts": b.outputs["o0"], "batches": b.outputs["o1"]}
+    c = drive(steps.task_node(timeline, "n2", COMBINE, combine_inputs, lambda d: {"o0": d.dataset()}))
+    steps.succeed_workflow(timeline, inputs, {"o0": c.outputs["o0"]})
+
+
+def map_task(timeline: ExecutionTimeline, *, task_events_published: bool = True) -> None:
     """n1 is an ArrayNode mapping `score_shard` over n0's four partitions (subtask 2 is a cache hit)."""
     inputs = workflow_inputs(timeline)
     steps.begin_workflow(timeline, inputs)
@@ -253,9 +301,25 @@ def map_task(timeline: ExecutionTimeline) -> None:
         ).dataset("rich", annotated=True)
         for index in range(4)
     ]
-    b = drive(steps.array_node(timeline, "n1", SCORE, {"part": a.outputs["o0"]}, item_outputs, frozenset({2})))
+    b = drive(
+        steps.array_node(
+            timeline,
+            "n1",
+            SCORE,
+            {"part": a.outputs["o0"]},
+            item_outputs,
+            frozenset({2}),
+            task_events_published=task_events_published,
+        )
+    )
     c = drive(steps.task_node(timeline, "n2", COMBINE, {"parts": b.outputs["o0"]}, lambda d: {"o0": d.dataset()}))
     steps.succeed_workflow(timeline, inputs, {"o0": c.outputs["o0"]})
+
+
+def map_without_task_events(timeline: ExecutionTimeline) -> None:
+    """`map_task` whose `container_array` task events never reach SNS (too large to publish): the array node is
+    known only from its own node events, which carry no `target_entity`."""
+    map_task(timeline, task_events_published=False)
 
 
 def failed(timeline: ExecutionTimeline) -> None:
@@ -321,12 +385,14 @@ SERVICE_PRINCIPAL = "flytepropeller"
 
 @dataclass(frozen=True)
 class Scenario:
-    """A registry entry: the function, its launch plan name, the propeller raw-output policy, the terminal phase."""
+    """A registry entry: the function, its launch plan name, the terminal phase, the propeller raw-output policy
+    and the workflow `EventVersion` propeller stamps (0 on old deployments)."""
 
     run: Callable[[ExecutionTimeline], None]
     launch_plan: str
     terminal_phase: str = "SUCCEEDED"
     raw_output_policy: str = "reference"
+    event_version: int = 2
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -338,6 +404,9 @@ SCENARIOS: dict[str, Scenario] = {
     "subworkflow": Scenario(subworkflow, "app.pipelines.features.parent_wf"),
     "dynamic": Scenario(dynamic, "app.pipelines.scoring.dynamic_wf"),
     "map": Scenario(map_task, "app.pipelines.scoring.map_wf"),
+    "map_without_task_events": Scenario(map_without_task_events, "app.pipelines.scoring.map_wf"),
+    "dynamic_unregistered": Scenario(dynamic_unregistered, "app.pipelines.scoring.nested_dynamic_wf"),
+    "linear_event_version_0": Scenario(linear, "app.pipelines.orders.linear_wf", event_version=0),
     "failed": Scenario(failed, "app.pipelines.orders.failing_wf", terminal_phase="FAILED"),
     "aborted": Scenario(aborted, "app.pipelines.orders.aborted_wf", terminal_phase="ABORTED"),
     "launch_plan_child": Scenario(launch_plan_child, "app.pipelines.reporting.parent_wf"),

@@ -218,8 +218,13 @@ def task_node(
     plan: TaskPlan | None = None,
     parent: NodeRef | None = None,
     parent_attempt: int = 0,
+    registered: bool = True,
 ) -> Step[NodeResult]:
-    """A k8s pod task node: QUEUED, attempts (failed ones publish no node event), then the final outcome."""
+    """A k8s pod task node: QUEUED, attempts (failed ones publish no node event), then the final outcome.
+
+    `registered=False`: FlyteAdmin cannot look the task up (a task inside a dynamic workflow), so the cloudEvents v2
+    publisher drops the node's SUCCEEDED event.
+    """
     plan = plan or TaskPlan()
     task_id = timeline.identifier(RESOURCE.TASK, task.name)
     node = timeline.node(spec_node_id, parent=parent, parent_attempt=parent_attempt, target_entity=task_id)
@@ -234,12 +239,18 @@ def task_node(
             timeline.record_task(failed)
             yield
     if plan.outcome == "succeeded":
-        return (yield from _task_succeeded(timeline, node, task, last, inputs, outputs))
+        return (yield from _task_succeeded(timeline, node, task, last, inputs, outputs, registered))
     return (yield from _task_stopped(timeline, node, task, last, inputs, plan.outcome))
 
 
 def _task_succeeded(
-    timeline: ExecutionTimeline, node: NodeRef, task: TaskRef, attempt: int, inputs: Literals, outputs: OutputsFn
+    timeline: ExecutionTimeline,
+    node: NodeRef,
+    task: TaskRef,
+    attempt: int,
+    inputs: Literals,
+    outputs: OutputsFn,
+    registered: bool = True,
 ) -> Step[NodeResult]:
     data = OutputData(timeline, node, attempt)
     values = outputs(data)
@@ -256,7 +267,9 @@ def _task_succeeded(
     if task.cache_version:
         event.task_node_metadata.cache_status = CACHE.CACHE_POPULATED
         event.task_node_metadata.catalog_key.CopyFrom(_catalog_key(timeline, task, task_exec))
-    enrichment = timeline.enrichment(task_exec_id=task_exec, interface=(dict(inputs), values))
+    enrichment = timeline.enrichment(
+        task_exec_id=task_exec, interface=(dict(inputs), values), task_registered=registered
+    )
     timeline.record_node(event, enrichment=enrichment)
     yield
     return NodeResult(node, values, attempt, done.task_id)
@@ -418,10 +431,16 @@ def dynamic_node(
     inputs: Literals,
     child_ids: list[str],
     children: ChildrenFn,
+    *,
+    parent: NodeRef | None = None,
+    registered: bool = True,
 ) -> Step[NodeResult]:
-    """Dynamic task: its own task run, DYNAMIC_RUNNING with the compiled closure, children in the dynamic chain."""
+    """Dynamic task: its own task run, DYNAMIC_RUNNING with the compiled closure, children in the dynamic chain.
+
+    `parent` nests it (a dynamic inside a dynamic); `registered=False` as for `task_node`.
+    """
     task_id = timeline.identifier(RESOURCE.TASK, task.name)
-    node = timeline.node(spec_node_id, target_entity=task_id)
+    node = timeline.node(spec_node_id, parent=parent, target_entity=task_id)
     node_queued(timeline, node, inputs)
     yield
     yield from _run_attempt(timeline, node, task, 0, inputs, TaskPlan(running_updates=0))
@@ -445,9 +464,10 @@ def dynamic_node(
     event.is_dynamic = event.is_parent = True
     _set_outputs(timeline, event, uri, outputs)
     task_exec = timeline.task_execution_id(node, task_id, 0)
-    timeline.record_node(
-        event, enrichment=timeline.enrichment(task_exec_id=task_exec, interface=(dict(inputs), outputs))
+    enrichment = timeline.enrichment(
+        task_exec_id=task_exec, interface=(dict(inputs), outputs), task_registered=registered
     )
+    timeline.record_node(event, enrichment=enrichment)
     yield
     return NodeResult(node, outputs, 0, task_id)
 
@@ -523,12 +543,19 @@ def array_node(
     inputs: Literals,
     item_outputs: list[literals_pb2.Literal],
     cached_indexes: frozenset[int] = frozenset(),
+    *,
+    parent: NodeRef | None = None,
+    registered: bool = True,
+    task_events_published: bool = True,
 ) -> Step[NodeResult]:
     """ArrayNode (map task), event version 0: node events with is_array, one synthetic `container_array` stream.
 
-    `item_outputs[i]` is what subtask `i` produced; the node's output `o0` is their collection.
+    `item_outputs[i]` is what subtask `i` produced; the node's output `o0` is their collection. Array node events
+    carry no `target_entity`. `task_events_published=False`: none of the `container_array` events reaches SNS (a
+    large map's `external_resources` list exceeds the SNS message limit, so the publish fails and admin drops it).
+    `parent` and `registered` as for `task_node`.
     """
-    node = timeline.node(spec_node_id)
+    node = timeline.node(spec_node_id, parent=parent)
     node_queued(timeline, node, inputs, is_array=True)
     yield
     count = len(item_outputs)
@@ -549,7 +576,8 @@ def array_node(
     half = len(running) // 2
     rounds.append([_subtask(timeline, node, i, TASK_PHASE.SUCCEEDED) for i in running[:half]])
     for version, resources in enumerate(rounds):
-        timeline.record_task(_array_event(timeline, node, task, TASK_PHASE.RUNNING, version, resources))
+        event = _array_event(timeline, node, task, TASK_PHASE.RUNNING, version, resources)
+        timeline.record_task(event, published=task_events_published)
         yield
     outputs = {"o0": lit.collection_literal(item_outputs)}
     uri = timeline.outputs_uri(node, 0)
@@ -557,15 +585,16 @@ def array_node(
     last = [_subtask(timeline, node, i, TASK_PHASE.SUCCEEDED) for i in running[half:]]
     done = _array_event(timeline, node, task, TASK_PHASE.SUCCEEDED, 0, last)
     _set_outputs(timeline, done, uri, outputs)
-    timeline.record_task(done)
+    timeline.record_task(done, published=task_events_published)
     yield
     event = timeline.node_event(node, NODE_PHASE.SUCCEEDED)
     event.is_array = True
     _set_outputs(timeline, event, uri, outputs)
     task_exec = timeline.task_execution_id(node, done.task_id, 0)
-    timeline.record_node(
-        event, enrichment=timeline.enrichment(task_exec_id=task_exec, interface=(dict(inputs), outputs))
+    enrichment = timeline.enrichment(
+        task_exec_id=task_exec, interface=(dict(inputs), outputs), task_registered=registered
     )
+    timeline.record_node(event, enrichment=enrichment)
     yield
     return NodeResult(node, outputs, 0, done.task_id)
 

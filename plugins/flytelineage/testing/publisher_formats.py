@@ -163,6 +163,21 @@ def v2_payload(record: EventRecord) -> Any:
     return message
 
 
+def publishes(record: EventRecord, publisher_format: str) -> bool:
+    """Whether a publisher puts a (published) record on SNS at all.
+
+    cloudEvents v2 enriches a node SUCCEEDED event (not the top-level start-node) with the task of the node's latest
+    task execution; when FlyteAdmin cannot find that task (unregistered, e.g. inside a dynamic workflow) the lookup
+    error drops the event (`CloudEventWrappedPublisher.TransformNodeExecutionEvent`). The other publishers send all.
+    """
+    if publisher_format != "cloudevents_v2" or record.kind != "node":
+        return True
+    info = record.enrichment
+    if record.event.phase != NODE_PHASE.SUCCEEDED or record.event.id.node_id == "start-node" or info is None:
+        return True
+    return info.task_exec_id is None or info.task_registered
+
+
 def cloud_event(record: EventRecord, version: str) -> Any:
     """The protobuf CloudEvent (`io.cloudevents.v1.CloudEvent`) for a record; `version` is `v1` or `v2`."""
     if version == "v1":

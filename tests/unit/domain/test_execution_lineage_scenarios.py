@@ -83,12 +83,48 @@ def test_reordered_and_duplicated_delivery_matches_golden_and_in_order_output(up
 
 @pytest.mark.parametrize(
     ("scenario", "publisher_format"),
-    [("linear", "cloudevents_v1"), ("linear", "cloudevents_v2"), ("launch_plan_child", "cloudevents_v2")],
+    [
+        ("linear", "cloudevents_v1"),
+        ("linear", "cloudevents_v2"),
+        ("launch_plan_child", "cloudevents_v2"),
+        ("dynamic_unregistered", "cloudevents_v2"),
+    ],
 )
 def test_cloudevent_formats_match_golden(scenario: str, publisher_format: str, update_golden_files: bool) -> None:
     run = _generated(scenario, publisher_format)
     executions = _resolve(_rows(run.messages), run.objects)
     check_golden(GOLDEN_DIR / f"{scenario}_{publisher_format}.json", _golden(executions), update_golden_files)
+
+
+def _node_lineage(execution: Execution) -> dict[str, tuple[Any, ...]]:
+    return {
+        n.node_id: (
+            n.kind,
+            n.phase,
+            n.result,
+            n.task.name if n.task else None,
+            sorted(u.dataset_key for u in n.inputs),
+            sorted(u.dataset_key for u in n.outputs),
+            n.upstream_node_ids,
+        )
+        for n in execution.nodes
+    }
+
+
+@pytest.mark.parametrize("publisher_format", ["cloudevents_v1", "cloudevents_v2"])
+def test_nodes_whose_succeeded_event_v2_drops_keep_their_lineage(publisher_format: str) -> None:
+    external = _generated("dynamic_unregistered")
+    other = _generated("dynamic_unregistered", publisher_format)
+    dropped = len(external.messages) - len(other.messages)
+    assert dropped == (4 if publisher_format == "cloudevents_v2" else 0)
+    (by_external,) = _resolve(_rows(external.messages), external.objects)
+    (by_other,) = _resolve(_rows(other.messages), other.objects)
+    assert _node_lineage(by_other) == _node_lineage(by_external)
+    assert {d.key for d in by_other.datasets} == {d.key for d in by_external.datasets}
+    assert by_other.problems == by_external.problems == ()
+    nested = {n.node_id: n for n in by_other.nodes}
+    assert nested["n1-0-dn0"].kind == "dynamic" and nested["n1-0-dn1"].kind == "array"
+    assert all(nested[n].outputs for n in ("n1-0-dn0", "n1-0-dn0-0-dn0", "n1-0-dn0-0-dn1", "n1-0-dn1"))
 
 
 def test_v2_carries_principal_and_labels_the_other_formats_do_not() -> None:

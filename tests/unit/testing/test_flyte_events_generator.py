@@ -390,6 +390,53 @@ def test_map_node() -> None:
     assert [r.index for r in cached] == [2]
 
 
+UNREGISTERED_NODES = {"n1-0-dn0", "n1-0-dn0-0-dn0", "n1-0-dn0-0-dn1", "n1-0-dn1"}
+
+
+@pytest.mark.parametrize(
+    ("publisher_format", "dropped"),
+    [("external", set()), ("cloudevents_v1", set()), ("cloudevents_v2", UNREGISTERED_NODES)],
+)
+def test_v2_drops_the_succeeded_event_of_nodes_whose_task_admin_cannot_find(
+    publisher_format: str, dropped: set[str]
+) -> None:
+    run = small("dynamic_unregistered", publisher_format)
+    succeeded = {e.id.node_id for e in node_events(run) if e.phase == NODE_PHASE.SUCCEEDED}
+    assert UNREGISTERED_NODES - dropped <= succeeded
+    assert not dropped & succeeded
+    withheld = {r.event.id.node_id for r in run.unpublished if r.kind == "node"}
+    assert withheld == dropped
+    # the task events of those nodes are published by every format, with the outputs the node would have reported
+    done = {
+        e.parent_node_execution_id.node_id: e.output_uri for e in task_events(run) if e.phase == TASK_PHASE.SUCCEEDED
+    }
+    assert set(done) >= UNREGISTERED_NODES and all(done[n] for n in UNREGISTERED_NODES)
+    array_tasks = [e for e in task_events(run) if e.parent_node_execution_id.node_id == "n1-0-dn1"]
+    assert array_tasks and all(e.task_type == "container_array" for e in array_tasks)
+    nested = [e for e in node_events(run) if e.id.node_id == "n1-0-dn0"]
+    assert any(e.is_dynamic for e in nested) and all(e.is_in_dynamic_chain for e in nested)
+
+
+def test_map_without_task_events_publishes_only_the_array_node_events() -> None:
+    run = small("map_without_task_events")
+    n1 = [e for e in node_events(run) if e.id.node_id == "n1"]
+    assert [NODE_PHASE.Name(e.phase) for e in n1] == ["QUEUED", "RUNNING", "SUCCEEDED"]
+    assert all(e.is_array and not e.HasField("target_entity") for e in n1)
+    assert not [e for e in task_events(run) if e.parent_node_execution_id.node_id == "n1"]
+    assert [r.event.task_type for r in run.unpublished if r.event.parent_node_execution_id.node_id == "n1"] == [
+        "container_array"
+    ] * 4
+
+
+def test_event_version_0_sets_no_spec_id_name_or_dynamic_running() -> None:
+    run = small("linear_event_version_0")
+    nodes = node_events(run)
+    assert nodes and all(e.event_version == 0 for e in nodes)
+    assert all(not e.spec_node_id and not e.node_name for e in nodes)
+    assert {"start-node", "end-node", "n0", "n1", "n2"} == {e.id.node_id for e in nodes}
+    assert all(e.event_version == 2 and e.spec_node_id for e in node_events(small("linear")))
+
+
 def test_launch_plan_child() -> None:
     run = small("launch_plan_child")
     assert len(run.executions) == 2
@@ -472,10 +519,11 @@ def test_every_consumed_dataset_is_produced_or_a_workflow_input(
     consumed: set[str] = set()
     workflow_inputs: set[str] = set()
     for event in events:
+        spec = event.spec_node_id or event.id.node_id  # EventVersion 0 sets no spec_node_id
         if event.output_uri:
             uris = map_uris(event.output_uri, run.objects)
-            (workflow_inputs if event.spec_node_id == "start-node" else produced).update(uris)
-        if event.input_uri and event.spec_node_id != "end-node":
+            (workflow_inputs if spec == "start-node" else produced).update(uris)
+        if event.input_uri and spec != "end-node":
             consumed |= map_uris(event.input_uri, run.objects)
     assert consumed, scenario
     assert consumed <= produced | workflow_inputs
