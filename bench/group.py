@@ -1,6 +1,7 @@
 """Benchmark: group ~1,000,000 stored events into complete executions, vectorized vs the old per-event approach.
 
-Usage: ``.venv/bin/python bench/group.py [--executions 37000] [--workers 2] [--data /tmp/flytelineage-bench]``
+Usage: ``.venv/bin/python bench/group.py [--executions 37000] [--workers 2] [--data /tmp/flytelineage-bench]
+[--publisher-format external|cloudevents_v1|cloudevents_v2] [--graphs-only]``
 
 1. Prepare (not timed, cached on disk): the generator's mixed workload (every scenario, shuffled, 5% SNS
    redeliveries), decoded with ``decode_messages`` and written to local Parquet parts.
@@ -9,6 +10,11 @@ Usage: ``.venv/bin/python bench/group.py [--executions 37000] [--workers 2] [--d
    - ``per_event``: the old project's shape: load the rows as Python dicts, add each event to a dict keyed by
      execution and rescan that execution's events for a terminal workflow event after every event; then dedupe and
      sort the complete ones. Converting the rows to dicts is timed separately and not counted.
+3. ``graphs``: rebuild every ready execution's nodes and attempts (``build_graph`` on each execution's rows, as
+   ``resolve_executions`` does), counting the calls of the stored-payload decoder (``decode_payload``) per stored row
+   and timing µs per event (best of three passes); ``graphs_legacy`` does the same on the batches with the columns
+   the decoder derives from the payload removed (batches written before those columns existed), where grouping
+   falls back to the payload.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,14 +41,14 @@ CHUNK = 1000
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"})
 
 
-def _prepare_chunk(args: tuple[int, int, str]) -> int:
+def _prepare_chunk(args: tuple[int, int, str, str]) -> int:
     """Generate, decode and write one chunk of executions; returns the number of event rows."""
     from flytelineage.domain.event_decoding import SqsMessage, decode_messages
     from flytelineage.domain.event_table import events_to_table
     from flytelineage.testing.flyte_event_generator import mixed_workload
 
-    seed, count, out = args
-    workload = mixed_workload(count, seed=seed, start=START, redelivery_rate=0.05)
+    seed, count, out, publisher_format = args
+    workload = mixed_workload(count, seed=seed, start=START, redelivery_rate=0.05, publisher_format=publisher_format)
     messages = [SqsMessage(m.message_id, m.body) for m in workload.messages]
     decoded = decode_messages(messages, received_at=RECEIVED)
     if decoded.quarantine:
@@ -50,23 +57,26 @@ def _prepare_chunk(args: tuple[int, int, str]) -> int:
     return len(decoded.events)
 
 
-def prepare(data: Path, executions: int, workers: int) -> None:
+def prepare(data: Path, executions: int, workers: int, publisher_format: str = "external") -> None:
     """Write the Parquet parts unless a previous run left them for the same size."""
+    from flytelineage.domain.event_table import EVENT_SCHEMA
+
     marker = data / "prepared.json"
-    if marker.exists() and json.loads(marker.read_text()).get("executions") == executions:
-        return
+    wanted = {"executions": executions, "columns": EVENT_SCHEMA.names, "publisher_format": publisher_format}
+    if marker.exists() and {k: json.loads(marker.read_text()).get(k) for k in wanted} == wanted:
+        return  # same size, written by a decoder with the same columns
     data.mkdir(parents=True, exist_ok=True)
     for old in data.glob("part-*.parquet"):
         old.unlink()
     chunks = [
-        (seed, min(CHUNK, executions - seed * CHUNK), str(data / f"part-{seed:04d}.parquet"))
+        (seed, min(CHUNK, executions - seed * CHUNK), str(data / f"part-{seed:04d}.parquet"), publisher_format)
         for seed in range((executions + CHUNK - 1) // CHUNK)
     ]
     started = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
         rows = sum(pool.map(_prepare_chunk, chunks))
     print(f"prepared {executions} executions, {rows} event rows in {time.perf_counter() - started:.0f} s")
-    marker.write_text(json.dumps({"executions": executions, "rows": rows}))
+    marker.write_text(json.dumps({**wanted, "rows": rows}))
 
 
 def _read_parts(data: Path, columns: list[str] | None = None) -> list[pa.Table]:
@@ -125,6 +135,49 @@ def measure_per_event(data: Path) -> dict[str, float]:
             "seconds": time.perf_counter() - started}  # fmt: skip
 
 
+#: columns the decoder derives from the payload for grouping (absent from batches written before them)
+_PAYLOAD_DERIVED = ("has_payload_fields", "log_uris", "input_data", "output_data", "output_interface")
+
+
+def measure_graphs(data: Path, *, legacy: bool = False) -> dict[str, float]:
+    """Time ``build_graph`` over every ready execution and count the stored-payload decoder calls it makes."""
+    from flytelineage.domain import event_decoding, execution_graph
+    from flytelineage.domain.execution_grouping import iter_execution_slices, split_ready
+
+    parts = _read_parts(data)
+    if legacy:
+        parts = [p.drop_columns([c for c in _PAYLOAD_DERIVED if c in p.column_names]) for p in parts]
+    result = split_ready(None, parts, as_of=AS_OF, settle=SETTLE)
+    per_payload: Counter[bytes] = Counter()
+    original = event_decoding.decode_payload
+
+    def counting(payload_type: str, payload: bytes) -> object:
+        per_payload[payload] += 1  # one stored row per payload (copies were deduplicated by split_ready)
+        return original(payload_type, payload)
+
+    for module in (event_decoding, execution_graph):  # wherever the name is bound
+        if hasattr(module, "decode_payload"):
+            module.decode_payload = counting  # type: ignore[attr-defined]
+    slices = list(iter_execution_slices(result.ready))
+    rows = sum(table.num_rows for _, table in slices)
+    passes = []
+    for _ in range(3):  # the machine is shared: the best of three passes is the figure; decodes count per pass
+        per_payload.clear()
+        started = time.perf_counter()
+        for eid, table in slices:
+            execution_graph.build_graph(eid, table.to_pylist())
+        passes.append(time.perf_counter() - started)
+    seconds = min(passes)
+    return {
+        "rows": rows,
+        "executions": len(slices),
+        "decode_calls": sum(per_payload.values()),
+        "rows_decoded": len(per_payload),
+        "max_decodes_of_one_row": max(per_payload.values(), default=0),
+        "seconds": seconds,
+    }
+
+
 def _child(mode: str, data: Path) -> None:
     # pyarrow imports pandas lazily on its first datetime or numpy conversion; with PYTHONDONTWRITEBYTECODE that
     # one-off import costs seconds, so pay it before any timer starts
@@ -135,7 +188,12 @@ def _child(mode: str, data: Path) -> None:
         # are built, instead of being retained by the allocator (mimalloc, the default, keeps them)
         pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(0)
-    figures = measure_per_event(data) if mode == "per_event" else measure_vectorized(data)
+    if mode in ("graphs", "graphs_legacy"):
+        figures = measure_graphs(data, legacy=mode == "graphs_legacy")
+    elif mode == "per_event":
+        figures = measure_per_event(data)
+    else:
+        figures = measure_vectorized(data)
     figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(figures))
 
@@ -147,26 +205,16 @@ def _run_child(mode: str, data: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    """Prepare once, then measure both approaches in subprocesses and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--executions", type=int, default=37_000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--data", type=Path, default=Path("/tmp/flytelineage-bench"))
-    parser.add_argument("--measure", choices=["vectorized", "vectorized_jemalloc", "per_event"])
-    args = parser.parse_args()
-    if args.measure:
-        _child(args.measure, args.data)
-        return
-    prepare(args.data, args.executions, args.workers)
+def measure_grouping(data: Path) -> None:
+    """The grouping steps (vectorized, with jemalloc, per-event baseline), measured in subprocesses and printed."""
     for mode in ("vectorized", "vectorized_jemalloc"):
-        vectorized = _run_child(mode, args.data)
+        vectorized = _run_child(mode, data)
         print(
             f"{mode}: {vectorized['rows']:.0f} rows -> {vectorized['executions']:.0f} executions "
             f"({vectorized['ready_rows']:.0f} rows after dedup) in {vectorized['seconds']:.2f} s "
             f"(Parquet read {vectorized['read_s']:.2f} s), peak RSS {vectorized['peak_rss_mib']:.0f} MiB"
         )
-    baseline = _run_child("per_event", args.data)
+    baseline = _run_child("per_event", data)
     print(
         f"per-event dict: {baseline['executions']:.0f} executions in {baseline['seconds']:.2f} s "
         f"(+{baseline['convert_s']:.2f} s converting rows to dicts, not counted), "
@@ -177,6 +225,35 @@ def main() -> None:
         f"ratio per-event / vectorized: {baseline['seconds'] / vectorized['seconds']:.2f}x grouping only, "
         f"{with_convert / vectorized['seconds']:.2f}x counting the per-event approach's row-to-dict conversion"
     )
+
+
+def main() -> None:
+    """Prepare once, then measure every step in its own subprocess and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--executions", type=int, default=37_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/flytelineage-bench"))
+    parser.add_argument("--publisher-format", default="external", help="external, cloudevents_v1 or cloudevents_v2")
+    parser.add_argument("--graphs-only", action="store_true", help="measure only the build_graph steps")
+    parser.add_argument(
+        "--measure", choices=["vectorized", "vectorized_jemalloc", "per_event", "graphs", "graphs_legacy"]
+    )
+    args = parser.parse_args()
+    if args.measure:
+        _child(args.measure, args.data)
+        return
+    prepare(args.data, args.executions, args.workers, args.publisher_format)
+    if not args.graphs_only:
+        measure_grouping(args.data)
+    for mode in ("graphs", "graphs_legacy"):
+        graphs = _run_child(mode, args.data)
+        print(
+            f"{mode}: build_graph over {graphs['executions']:.0f} executions, {graphs['rows']:.0f} rows: "
+            f"{graphs['decode_calls']:.0f} stored-payload decodes = {graphs['decode_calls'] / graphs['rows']:.3f} "
+            f"per stored row ({graphs['rows_decoded']:.0f} rows decoded, at most {graphs['max_decodes_of_one_row']:.0f}"
+            f" times each), {graphs['seconds'] / graphs['rows'] * 1e6:.1f} µs/event (best of 3 passes, rows to dicts"
+            " included)"
+        )
 
 
 if __name__ == "__main__":

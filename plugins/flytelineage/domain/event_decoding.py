@@ -23,7 +23,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -305,6 +305,7 @@ def event_row(inner: _Inner) -> dict[str, Any]:
     if inner.publisher == CLOUDEVENTS_V2:
         _v2_fields(inner.payload, row)
     _require_identity(row)
+    row.update(payload_fields(inner.kind, inner.payload, event))
     return row
 
 
@@ -442,6 +443,33 @@ def _v2_fields(payload: Any, row: dict[str, Any]) -> None:
         row["principal"] = payload.principal
     if "labels" in fields and payload.labels:
         row["labels"] = sorted(payload.labels.items())
+
+
+def payload_fields(kind: str, payload: Any, event: Any) -> dict[str, Any]:
+    """The payload-derived columns grouping reads (log URIs, inline LiteralMaps, the v2 interface).
+
+    Computed once, at decode time, so grouping never re-decodes ``payload``; for rows stored before these columns
+    existed, ``stored_payload_fields`` computes the same from the stored payload.
+    """
+    fields: dict[str, Any] = {"has_payload_fields": True}
+    if kind == "task":
+        fields["log_uris"] = sorted({log.uri for log in event.logs if log.uri})
+    if kind != "workflow" and event.HasField("input_data"):
+        fields["input_data"] = event.input_data.SerializeToString(deterministic=True)
+    if event.HasField("output_data"):
+        fields["output_data"] = event.output_data.SerializeToString(deterministic=True)
+    if "output_interface" in payload.DESCRIPTOR.fields_by_name and payload.HasField("output_interface"):
+        fields["output_interface"] = payload.output_interface.SerializeToString(deterministic=True)
+    return fields
+
+
+def stored_payload_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``payload_fields`` of a stored row, decoding its ``payload`` (one call); nothing but the marker if it fails."""
+    try:
+        payload = decode_payload(row["payload_type"], row["payload"])
+        return payload_fields(row["event_kind"], payload, raw_event_of(payload))
+    except (DecodeError, ValueError):
+        return {"has_payload_fields": True}
 
 
 _ROW_BUILDERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {

@@ -75,6 +75,14 @@ EVENT_SCHEMA = pa.schema(
         # who launched the execution and its labels (cloudEvents v2 enrichment only)
         pa.field("principal", pa.string()),
         pa.field("labels", pa.map_(pa.string(), pa.string())),
+        # what grouping reads from the payload, derived once at decode time (``event_decoding.payload_fields``);
+        # ``has_payload_fields`` is null in batches written before these columns: grouping then derives them from
+        # ``payload`` itself, once per row
+        pa.field("has_payload_fields", pa.bool_()),
+        pa.field("log_uris", pa.list_(pa.string())),  # task events: the distinct log URIs, sorted
+        pa.field("input_data", pa.binary()),  # inline inputs: the serialized LiteralMap (deterministic)
+        pa.field("output_data", pa.binary()),  # inline outputs: the serialized LiteralMap (deterministic)
+        pa.field("output_interface", pa.binary()),  # cloudEvents v2 enrichment: the serialized TypedInterface
     ],
     metadata={b"flytelineage.events.format_version": str(EVENTS_FORMAT_VERSION).encode()},
 )

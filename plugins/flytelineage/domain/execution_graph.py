@@ -25,6 +25,9 @@ Rules (flyte-events.md section 3):
   attempt with a later attempt -> UP_FOR_RETRY; otherwise the attempt's or node's failure -> FAILURE. Nodes without
   task events (cache hits, recovered, start/end, subworkflow, launch plan, branch) get one attempt from their node
   events.
+- Log URIs, inline LiteralMaps and the cloudEvents v2 interface come from the columns the decoder derived from the
+  payload (``event_decoding.payload_fields``); rows of batches written before those columns get them from their
+  stored payload, decoded at most once per row per ``build_graph``.
 - Launch-plan children: the parent's node carries ``child_execution``. The child's ``parent_execution`` is found
   through ``parent_links`` over whatever events the caller passes (the ready table plus the pending state); when
   the parent's linking node event is in neither, the child is emitted without it.
@@ -39,12 +42,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from flyteidl.core import types_pb2
+from flyteidl.core import interface_pb2, types_pb2
 
-from flytelineage.domain.event_decoding import CLOUDEVENTS_V2, decode_payload, raw_event_of
+from flytelineage.domain.event_decoding import CLOUDEVENTS_V2, stored_payload_fields
 from flytelineage.domain.lineage_model import TERMINAL_WORKFLOW_PHASES, Attempt, ExecutionId, NodeRun, TaskRef
 from flytelineage.domain.literal_datasets import LiteralRef
-from flytelineage.errors import DecodeError
 
 Row = Mapping[str, Any]
 
@@ -59,6 +61,9 @@ _NODE_RESULT = {
     "ABORTED": "FAILURE",
 }
 _START, _END = "start-node", "end-node"
+_V2_PAYLOAD_PREFIX = "flyteidl.event.CloudEvent"
+#: phases whose cloudEvents v2 payload can carry an ``output_interface`` (node SUCCEEDED, terminal workflow)
+_ENRICHED_PHASES = frozenset({"SUCCEEDED", "RECOVERED", *TERMINAL_WORKFLOW_PHASES})
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ class ExecutionGraph:
 
 def build_graph(execution_id: ExecutionId, rows: Sequence[Row]) -> ExecutionGraph:
     """Reconstruct nodes and attempts of one execution from its rows (as ordered by ``order_events``)."""
+    rows = [_with_payload_fields(r) for r in rows]
     workflow_rows = [r for r in rows if r["event_kind"] == "workflow"]
     node_rows: dict[str, list[Row]] = {}
     task_rows: dict[str, list[Row]] = {}
@@ -307,41 +313,44 @@ def _output_ref(row: Row) -> LiteralRef | None:
 
 
 def _inline_ref(row: Row, field_name: str, label: str) -> LiteralRef | None:
-    event = _raw_event(row)
-    if event is None or not event.HasField(field_name):
+    data = _payload_fields(row).get(field_name)
+    if data is None:
         return None
-    data = getattr(event, field_name).SerializeToString(deterministic=True)
     return LiteralRef(uri=f"inline://{row['event_id']}/{label}", data=data)
 
 
 def _interface(row: Row, side: str) -> dict[str, types_pb2.LiteralType]:
     """Declared variable types from a cloudEvents v2 ``output_interface`` (which holds inputs and outputs)."""
-    if not str(row.get("payload_type", "")).startswith("flyteidl.event.CloudEvent"):
+    if not row.get("has_payload_fields") and not str(row.get("payload_type", "")).startswith(_V2_PAYLOAD_PREFIX):
+        return {}  # only cloudEvents v2 payloads carry an interface: nothing to decode
+    data = _payload_fields(row).get("output_interface")
+    if data is None:
         return {}
-    try:
-        payload: Any = decode_payload(row["payload_type"], row["payload"])
-    except (DecodeError, ValueError):
-        return {}
-    if "output_interface" not in payload.DESCRIPTOR.fields_by_name or not payload.HasField("output_interface"):
-        return {}
-    variables = getattr(payload.output_interface, side).variables
+    variables = getattr(interface_pb2.TypedInterface.FromString(data), side).variables
     return {name: variables[name].type for name in sorted(variables)}
-
-
-def _raw_event(row: Row) -> Any | None:
-    try:
-        return raw_event_of(decode_payload(row["payload_type"], row["payload"]))
-    except (DecodeError, ValueError):
-        return None
 
 
 def _log_uris(rows: Sequence[Row]) -> tuple[str, ...]:
     uris: set[str] = set()
     for row in rows:
-        event = _raw_event(row)
-        if event is not None and "logs" in event.DESCRIPTOR.fields_by_name:
-            uris.update(log.uri for log in event.logs if log.uri)
+        uris.update(_payload_fields(row).get("log_uris") or ())
     return tuple(sorted(uris))
+
+
+def _payload_fields(row: Row) -> Row:
+    """The row itself when it carries the payload-derived columns, else those fields from its stored payload."""
+    return row if row.get("has_payload_fields") else stored_payload_fields(row)
+
+
+def _with_payload_fields(row: Row) -> Row:
+    """``row`` with the payload-derived columns filled from its payload when it was stored without them and grouping
+    may read them (task events, inline data, cloudEvents v2 enrichment): the one decode of that row."""
+    if row.get("has_payload_fields"):
+        return row
+    needs = row["event_kind"] == "task" or row.get("has_input_data") or row.get("has_output_data")
+    if not needs and str(row.get("payload_type", "")).startswith(_V2_PAYLOAD_PREFIX):
+        needs = row["phase"] in _ENRICHED_PHASES
+    return {**row, **stored_payload_fields(row)} if needs else row
 
 
 # ---- small helpers --------------------------------------------------------------------------------------------------
