@@ -49,3 +49,47 @@ def batch_stamp_of(key: str) -> str | None:
         return None
     parts = name.split("-")
     return parts[1] if len(parts) >= 3 else None
+
+
+# ---- grouping state (``<prefix>/state/interval_end=<stamp>/<name>.parquet``) ---------------------------------------
+
+STATE = "state"
+STATE_COMPLETE_MARK = "emitted.parquet"
+"""The state object written last: a state directory holding it is complete."""
+
+
+def parse_stamp(value: str) -> datetime:
+    """The UTC time of a stamp written by ``stamp``."""
+    return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def state_key(prefix: str, state_stamp: str, name: str) -> str:
+    """The key of one object (``pending``/``emitted``/``ledger`` Parquet) of the grouping state written at a stamp."""
+    return f"{prefix.strip('/')}/{STATE}/interval_end={state_stamp}/{name}"
+
+
+def state_listing_from(prefix: str, state_stamp: str) -> str:
+    """A ``StartAfter`` key from which a listing of ``state/`` returns every state stamped at or after the stamp."""
+    return f"{prefix.strip('/')}/{STATE}/interval_end={state_stamp}"
+
+
+def complete_state_stamp_of(key: str) -> str | None:
+    """The stamp of the state directory ``key`` marks complete, or None if ``key`` is not a completion mark."""
+    parts = key.rsplit("/", 2)
+    if len(parts) != 3 or parts[2] != STATE_COMPLETE_MARK or not parts[1].startswith("interval_end="):
+        return None
+    return parts[1].removeprefix("interval_end=")
+
+
+def batch_listing_from(prefix: str, area: str, watermark: str | None) -> str | None:
+    """A ``StartAfter`` key from which a listing of ``area`` returns every batch stamped after ``watermark``
+    (the watermark's hour partition onwards); None (list everything) without a watermark."""
+    if watermark is None:
+        return None
+    return partition_prefix(prefix, area, parse_stamp(watermark)).rstrip("/")
+
+
+# ---- executions shards and reports -------------------------------------------------------------------------------
+
+EXECUTIONS = "executions"
+REPORTS = "reports"
