@@ -93,3 +93,37 @@ def batch_listing_from(prefix: str, area: str, watermark: str | None) -> str | N
 
 EXECUTIONS = "executions"
 REPORTS = "reports"
+
+
+# ---- Glue registration state and reports -------------------------------------------------------------------------
+
+GLUE_PENDING = "glue_pending"
+GLUE_PROBLEMS = "glue_problems"
+
+
+def prefix_of_shard_key(shard_key: str) -> str:
+    """The storage prefix an executions shard key lives under (``<prefix>/executions/...``)."""
+    marker = f"/{EXECUTIONS}/"
+    if marker in f"/{shard_key}":
+        return f"/{shard_key}".rsplit(marker, 1)[0].strip("/")
+    return shard_key.rsplit("/", 2)[0] if shard_key.count("/") >= 2 else ""
+
+
+def _shard_digest(shard_key: str) -> str:
+    return hashlib.sha256(shard_key.encode()).hexdigest()[:20]
+
+
+def glue_pending_prefix(prefix: str) -> str:
+    """The folder of the Glue pending lists (tables still missing after a task's retries), with a trailing slash."""
+    return f"{prefix.strip('/')}/{STATE}/{GLUE_PENDING}/".lstrip("/")
+
+
+def glue_pending_key(shard_key: str) -> str:
+    """The pending list a ``register_glue`` task leaves for its shard (one JSON object per shard)."""
+    return f"{glue_pending_prefix(prefix_of_shard_key(shard_key))}{_shard_digest(shard_key)}.json"
+
+
+def glue_problems_key(shard_key: str) -> str:
+    """The report of the tables of a shard Glue refused for good (deterministic errors, not retried)."""
+    prefix = prefix_of_shard_key(shard_key).strip("/")
+    return f"{prefix}/{REPORTS}/{GLUE_PROBLEMS}/{_shard_digest(shard_key)}.json".lstrip("/")
