@@ -8,12 +8,14 @@ and a rerun must end in exactly the state a fault-free run produces.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
 from datahub.emitter.rest_emitter import BATCH_INGEST_MAX_PAYLOAD_LENGTH
 
+from flytelineage.domain import storage_keys
 from flytelineage.domain.datahub_mcps import build_mcps
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.errors import TargetError
@@ -23,7 +25,7 @@ from flytelineage.operators.push_datahub import PushDataHubOperator
 from flytelineage.operators.register_glue import RegisterGlueOperator
 from tests import lineage_samples
 from tests.fake_gms import FakeGms, Outcome, always_ok
-from tests.integration.test_faults_drain import CallFaults, SendFaults, http_error
+from tests.integration.test_faults_drain import CallFaults, SendFaults, error_response, http_error
 
 pytestmark = pytest.mark.integration
 
@@ -180,6 +182,7 @@ def test_register_glue_fails_midway_and_a_rerun_converges(
 
     monkeypatch.setattr(GlueTablesHook, "get_conn", faulty_conn)
     monkeypatch.setattr(GlueTablesHook, "retry_delays", (0.0, 0.0))
+    monkeypatch.setattr(RegisterGlueOperator, "retry_delays", (0.0, 0.0))
     with pytest.raises(RetryableAwsError, match=code) as raised:  # transient: Airflow retries the task
         register(shard, f"{unique_name}_fault")
     assert isinstance(raised.value.__cause__, TargetError)
@@ -191,3 +194,131 @@ def test_register_glue_fails_midway_and_a_rerun_converges(
     assert counts["created"] == len(clean) - len(partial) and counts["unchanged"] == len(partial)
     assert glue_tables(glue_client, f"{unique_name}_fault") == clean
     assert register(shard, f"{unique_name}_fault")["unchanged"] == len(clean)  # a third run writes nothing
+
+
+NEXT_SHARD_KEY = "fl/executions/interval=20261121T121000Z_20261121T122000Z/shard-00000.jsonl.gz"
+
+
+class _ClientErrorFaults(CallFaults):
+    """``CallFaults`` answering with HTTP 400, as AWS does for a request it refuses for good."""
+
+    def _handler(self, **_: Any) -> Any:
+        self.calls += 1
+        if not self.fail(self.calls):
+            return None
+        self.failed += 1
+        return error_response(self.operation, self.code, status=400)
+
+
+def _faulty_glue(monkeypatch: pytest.MonkeyPatch, code: str, fail: Any, status: int = 503) -> list[CallFaults]:
+    """Make every GlueTablesHook's client fail CreateTable calls chosen by ``fail`` (call numbers counted across the
+    hooks of the test) with ``code`` and ``status``, with no waiting between the operator's rounds."""
+    original = GlueTablesHook.get_conn
+    faults: list[CallFaults] = []
+
+    def faulty_conn(hook: GlueTablesHook) -> Any:
+        client = original(hook)
+        if not faults:
+            kind = CallFaults if status >= 500 else _ClientErrorFaults
+            faults.append(kind(client, "CreateTable", code, fail=fail))
+        return client
+
+    monkeypatch.setattr(GlueTablesHook, "get_conn", faulty_conn)
+    monkeypatch.setattr(RegisterGlueOperator, "retry_delays", (0.0, 0.0))
+    return faults
+
+
+def _pending_tables(s3_client: Any, bucket: str, shard_key: str) -> list[str] | None:
+    key = storage_keys.glue_pending_key(shard_key)
+    try:
+        document = json.loads(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3_client.exceptions.NoSuchKey:
+        return None
+    return sorted(t["name"] for t in document["tables"])
+
+
+def test_throttled_tables_are_retried_within_the_task(
+    glue_client: Any, s3_client: Any, shard: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(shard, f"{unique_name}_clean")
+    clean = glue_tables(glue_client, f"{unique_name}_clean")
+    total = len(clean)
+    faults = _faulty_glue(monkeypatch, "ThrottlingException", fail=lambda n: 3 <= n <= total)  # round 1 only
+
+    counts = register(shard, f"{unique_name}_fault")
+
+    assert counts == {
+        "created": total,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "problems": 0,
+        "pending": 0,
+        "retried_pending": 0,
+        "databases": 1,
+    }
+    assert faults[0].failed == total - 2 and faults[0].calls == total + (total - 2)  # one more round, failed only
+    assert glue_tables(glue_client, f"{unique_name}_fault") == clean
+    assert _pending_tables(s3_client, shard, SHARD_KEY) is None
+
+
+def test_glue_converges_on_the_next_run_without_a_replay(
+    glue_client: Any, s3_client: Any, shard: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(shard, f"{unique_name}_clean")
+    clean = glue_tables(glue_client, f"{unique_name}_clean")
+    total = len(clean)
+    faults = _faulty_glue(monkeypatch, "ThrottlingException", fail=lambda n: n >= 3)  # throttled for the whole task
+
+    with pytest.raises(RetryableAwsError, match=f"{total - 2} Glue table\\(s\\) still failing") as raised:
+        register(shard, f"{unique_name}_fault")
+
+    assert isinstance(raised.value.__cause__, TargetError)
+    assert faults[0].calls == total + 2 * (total - 2)  # three rounds, the last two over the failed tables only
+    partial = glue_tables(glue_client, f"{unique_name}_fault")
+    assert len(partial) == 2
+    assert _pending_tables(s3_client, shard, SHARD_KEY) == sorted(set(clean) - set(partial))
+
+    # the task's retries are exhausted; the next run (another interval, a shard with no tables of its own) converges
+    monkeypatch.undo()
+    s3_client.put_object(Bucket=shard, Key=NEXT_SHARD_KEY, Body=executions_to_jsonl_gz([]))
+    operator = RegisterGlueOperator(
+        task_id="register_glue", shard_key=NEXT_SHARD_KEY, bucket=shard, aws_conn_id=None, glue_database="unused"
+    )
+    counts = operator.execute(context={})  # type: ignore[arg-type]
+
+    assert counts == {
+        "created": total - 2,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "problems": 0,
+        "pending": 0,
+        "retried_pending": total - 2,
+        "databases": 1,
+    }
+    assert glue_tables(glue_client, f"{unique_name}_fault") == clean
+    assert _pending_tables(s3_client, shard, SHARD_KEY) is None
+    assert _pending_tables(s3_client, shard, NEXT_SHARD_KEY) is None
+    assert register(shard, f"{unique_name}_fault")["unchanged"] == total  # and the shard itself is complete
+
+
+def test_a_table_glue_refuses_for_good_is_a_problem_not_a_failure(
+    glue_client: Any, s3_client: Any, shard: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(shard, f"{unique_name}_clean")
+    clean = glue_tables(glue_client, f"{unique_name}_clean")
+    total = len(clean)
+    faults = _faulty_glue(monkeypatch, "InvalidInputException", fail=lambda n: n == 2, status=400)
+
+    counts = register(shard, f"{unique_name}_fault")
+
+    assert counts["created"] == total - 1 and counts["problems"] == 1 and counts["pending"] == 0
+    assert faults[0].calls == total  # not retried
+    created = glue_tables(glue_client, f"{unique_name}_fault")
+    [refused] = sorted(set(clean) - set(created))
+    report_key = storage_keys.glue_problems_key(SHARD_KEY)
+    report = json.loads(s3_client.get_object(Bucket=shard, Key=report_key)["Body"].read())
+    assert [(p["database"], p["table"]) for p in report["problems"]] == [(f"{unique_name}_fault", refused)]
+    assert "InvalidInputException" in report["problems"][0]["reason"]
+    assert _pending_tables(s3_client, shard, SHARD_KEY) is None

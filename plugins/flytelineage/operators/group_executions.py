@@ -1,22 +1,39 @@
 """``GroupExecutionsOperator``: rebuild the completed workflow executions of a data interval (``group_executions``).
 
-For the interval ``(start, end]`` it reads the event batches the drain stored with an ingest stamp in that range,
-merges them with the grouping state the previous interval left (events of executions still open, keys of executions
-already emitted), splits out the executions that are complete at ``end``, resolves their datasets (LiteralMaps and
-Parquet footers, read concurrently, each URI once) and writes:
+A run continues from the newest complete grouping state before its interval end (events of executions still open,
+keys of executions already emitted, and the **batch ledger**: the keys of the batches already grouped), reads every
+stored batch the ledger has not seen and that is stamped at or before ``end``, whatever its stamp, splits out the
+executions that are complete at ``end``, resolves their datasets (LiteralMaps and Parquet footers, read
+concurrently, each URI once) and writes:
 
 - ``executions/interval=<start>_<end>/shard-NNNNN.jsonl.gz``: the resolved executions, ``shard_size`` per shard;
-- ``state/interval_end=<stamp>/{pending,emitted}.parquet``: the state the next interval starts from;
+- ``state/interval_end=<stamp>/{pending,ledger,emitted}.parquet``: the state the next run starts from
+  (``emitted`` is written last and marks the state complete);
 - ``reports/interval_end=<stamp>/{late,expired}.parquet``: events that belong to no emitted execution, kept;
   ``rejected.parquet``: the events of executions that could not be built, with a ``reason`` column (one bad
   execution is left out and reported; the others are emitted).
 
-Every key is a function of the interval, so a retry or a backfill of the same interval overwrites with the same
-content. XCom: ``return_value`` is the list of shard keys the target tasks map over; ``summary`` holds the counts.
+Re-runs (the rule, documented in the README under "Re-runs"):
+
+- A batch written behind the state (a late drain, or a cleared drain run stamping an interval grouping passed) is
+  not in the ledger, so the next run reads it; a batch is read once into the chain of states.
+- A scheduled or manual run whose interval end lies before the newest state (a cleared old run) writes no state and
+  emits nothing new: it returns the shards its interval wrote before, so its target tasks re-send the same output,
+  and leaves what was stored since to the next run after the newest state. The chain of states never forks.
+- A retry of the newest run groups again from the state before it and overwrites its own output.
+- Replays and backfills start from the newest state at or before their interval start (they re-derive the whole
+  interval); a backfill writes the state only when no newer state exists.
+- Just before writing, the run looks at the states again; if another run wrote one meanwhile, it groups again from
+  it (or yields, as above). This narrows the window of two overlapping runs to their final writes, it does not close
+  it: two runs writing their states at the same moment could both emit an execution, never lose one (the ledger
+  makes the next run read any batch the surviving state lacks).
+
+XCom: ``return_value`` is the list of shard keys the target tasks map over; ``summary`` holds the counts.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +46,32 @@ if TYPE_CHECKING:
 
     from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
 
-STATE = "state"
-EXECUTIONS = "executions"
-REPORTS = "reports"
+EXECUTIONS = storage_keys.EXECUTIONS
+REPORTS = storage_keys.REPORTS
+_STATE_PARTS = ("pending", "ledger", "emitted")
+_PLAN_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where a run starts: ``base`` (the state it continues from, None for none), ``newest`` (the newest complete
+    state when it looked) and ``superseded_by`` (the newest state stamped after this run's end, if any)."""
+
+    base: str | None
+    newest: str | None
+    superseded_by: str | None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one grouping pass produced, before anything is written."""
+
+    split: Any
+    executions: list[Any]
+    rejected: list[Any]
+    ledger: Any
+    batch_keys: list[str]
+    new_rows: int
 
 
 def interval_of(
@@ -55,14 +95,11 @@ def interval_of(
     return run_end - timedelta(hours=1), run_end
 
 
-def _hours(start: datetime, end: datetime) -> list[datetime]:
-    """Every hour whose partition may hold a batch stamped in ``(start, end]``."""
-    hour = start.replace(minute=0, second=0, microsecond=0)
-    out = []
-    while hour <= end:
-        out.append(hour)
-        hour += timedelta(hours=1)
-    return out
+def _is_missing(error: Exception) -> bool:
+    """True for a read that failed because the object does not exist (not for throttling or access errors)."""
+    response = getattr(error, "response", None)
+    code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+    return code in ("NoSuchKey", "404", "NotFound")
 
 
 def _return_freed_memory_early() -> None:
@@ -87,7 +124,9 @@ class GroupExecutionsOperator(BaseOperator):
     :param aws_conn_id: Amazon connection.
     :param settle_seconds: an execution is emitted once its terminal event was received this long before the
         interval end.
-    :param pending_max_days: events of executions with no terminal event for this long are reported as expired.
+    :param pending_max_days: events of executions with no terminal event for this long are reported as expired;
+        also the horizon of the batch ledger: batches stamped this long before the interval end are summarized by
+        its watermark (a batch stamped that far back and stored later is not grouped; replay its window).
     :param shard_size: executions per shard (each target task instance handles one shard).
     :param read_buckets: buckets LiteralMaps and dataset footers may be read from (empty = any).
     :param read_concurrency: concurrent S3 reads.
@@ -146,89 +185,64 @@ class GroupExecutionsOperator(BaseOperator):
     def _key(self, area: str, end: datetime, name: str) -> str:
         return f"{self.prefix.strip('/')}/{area}/interval_end={storage_keys.stamp(end)}/{name}"
 
-    def _batch_keys(self, s3: S3BulkReaderHook, after: str | None, end: datetime) -> list[str]:
-        """Keys of the event batches stamped in ``(after, end]`` (``after`` None: every batch up to ``end``)."""
-        high = storage_keys.stamp(end)
-        if after is None:
-            prefixes = [f"{self.prefix.strip('/')}/{storage_keys.EVENTS}/"]
-        else:
-            low = datetime.strptime(after, "%Y%m%dT%H%M%SZ").replace(tzinfo=end.tzinfo)
-            prefixes = [storage_keys.partition_prefix(self.prefix, storage_keys.EVENTS, h) for h in _hours(low, end)]
-        keys: list[str] = []
-        for prefix in prefixes:
-            for key in self._list(s3, prefix):
-                stamp = storage_keys.batch_stamp_of(key)
-                if stamp is not None and (after is None or after < stamp) and stamp <= high:
-                    keys.append(key)
-        return sorted(keys)
+    def _complete_states(self, s3: S3BulkReaderHook, since: str | None) -> list[str]:
+        """Stamps of the complete grouping states stamped at or after ``since`` (None: all), sorted."""
+        root = f"{self.prefix.strip('/')}/{storage_keys.STATE}/"
+        start_after = storage_keys.state_listing_from(self.prefix, since) if since else None
+        stamps = {storage_keys.complete_state_stamp_of(k) for k in self._list(s3, root, start_after)}
+        return sorted(s for s in stamps if s is not None and (since is None or s >= since))
 
-    def _state_inside(self, s3: S3BulkReaderHook, start: datetime, end: datetime) -> str | None:
-        """The stamp of the newest complete state strictly inside ``(start, end)``: one a manual run left.
-
-        Only the hours of the interval are listed (state keys start with their stamp), so this costs a listing or two.
-        """
+    def _plan(self, s3: S3BulkReaderHook, start: datetime, end: datetime, *, chain: bool) -> _Plan:
+        """Pick the state this run continues from (see ``_Plan``): the newest complete state before ``end`` for a
+        scheduled or manual run (so a manual run inside the interval is continued, never re-emitted), the newest at
+        or before ``start`` for a replay or backfill (so it re-derives its whole interval)."""
         low, high = storage_keys.stamp(start), storage_keys.stamp(end)
-        stamps = {
-            key.split("/")[-2].removeprefix("interval_end=")
-            for hour in _hours(start, end)
-            for key in self._list(s3, f"{self.prefix.strip('/')}/{STATE}/interval_end={hour.strftime('%Y%m%dT%H')}")
-            if key.endswith("/emitted.parquet")  # written last: its presence means the state is complete
-        }
-        inside = sorted(s for s in stamps if low < s < high)
-        return inside[-1] if inside else None
+        states = self._complete_states(s3, low)
+        newer = [s for s in states if s > high]
+        candidates = [s for s in states if (s < high if chain else s <= low)]
+        if not candidates:
+            earlier = [s for s in self._complete_states(s3, None) if s < low]
+            if earlier:
+                self.log.warning(
+                    "No grouping state at or after %s (a run failed or was skipped?): from %s", low, earlier[-1]
+                )
+            candidates = earlier[-1:]
+        base = candidates[-1] if candidates else None
+        return _Plan(base=base, newest=states[-1] if states else base, superseded_by=newer[-1] if newer else None)
 
-    def _read_state(
-        self, s3: S3BulkReaderHook, start: datetime, end: datetime, *, follow_inside: bool
-    ) -> tuple[Any, str | None]:
-        """The newest state written before ``end`` (at ``start`` or earlier, or by a manual run inside the interval)
-        and its stamp; (empty state, None) when there is none.
-
-        Normally that is the state of the interval ending at ``start``. A manual run inside the interval left a newer
-        one: continuing from it, this run neither re-reads nor re-emits what that run emitted, and a manual run
-        continues from the scheduled chain's newest state the same way. Replays and backfills (``follow_inside``
-        False) start from the interval's start, so they re-derive everything stamped inside it. When an earlier run
-        failed, the newest state is older, and the caller then reads every batch stamped after it, so no batch is
-        skipped.
-        """
-        from flytelineage.domain.execution_grouping import GroupingState
-
-        inside = self._state_inside(s3, start, end) if follow_inside else None
-        if inside is not None:
-            tables = self._state_tables(s3, inside)
-            if tables is not None:
-                self.log.info("A newer grouping state (%s) lies inside this interval: continuing from it", inside)
-                return GroupingState(pending=tables["pending"], emitted=tables["emitted"]), inside
-        stamp = storage_keys.stamp(start)
-        direct = self._state_tables(s3, stamp)  # the usual case: one GET each, no listing
-        if direct is not None:
-            return GroupingState(pending=direct["pending"], emitted=direct["emitted"]), stamp
-        candidates = [
-            k.split("/")[-2].removeprefix("interval_end=")
-            for k in self._list(s3, f"{self.prefix.strip('/')}/{STATE}/")
-            if k.endswith("/emitted.parquet")  # written last: its presence means the state is complete
-        ]
-        earlier = sorted(c for c in candidates if c < stamp)
-        if not earlier:
-            self.log.info("No grouping state at or before %s: reading every stored batch up to the interval end", stamp)
-            return GroupingState.empty(), None
-        self.log.warning(
-            "No grouping state for %s (a run failed or was skipped?): resuming from %s", stamp, earlier[-1]
-        )
-        tables = self._state_tables(s3, earlier[-1])
-        if tables is None:
-            raise RuntimeError(f"grouping state {earlier[-1]} is listed but cannot be read")
-        return GroupingState(pending=tables["pending"], emitted=tables["emitted"]), earlier[-1]
-
-    def _state_tables(self, s3: S3BulkReaderHook, stamp: str) -> dict[str, Any] | None:
-        """The pending and emitted tables written at ``stamp``; None when either is missing."""
+    def _read_state(self, s3: S3BulkReaderHook, base: str | None) -> tuple[Any, Any]:
+        """The grouping state and batch ledger written at ``base`` (empty ones for None)."""
+        from flytelineage.domain.batch_ledger import BatchLedger, ledger_from_table
         from flytelineage.domain.event_table import parquet_bytes_to_table
+        from flytelineage.domain.execution_grouping import GroupingState
+        from flytelineage.errors import StorageError
 
-        base = f"s3://{self.bucket}/{self.prefix.strip('/')}/{STATE}/interval_end={stamp}/"
-        uris = {name: f"{base}{name}.parquet" for name in ("pending", "emitted")}
+        if base is None:
+            self.log.info("No grouping state: reading every stored batch up to the interval end")
+            return GroupingState.empty(), BatchLedger.empty()
+        uris = {
+            n: f"s3://{self.bucket}/{storage_keys.state_key(self.prefix, base, f'{n}.parquet')}" for n in _STATE_PARTS
+        }
         read = s3.read_objects(list(uris.values()))
-        if any(isinstance(read[uri], Exception) for uri in uris.values()):
-            return None
-        return {name: parquet_bytes_to_table(read[uri]) for name, uri in uris.items()}  # type: ignore[arg-type]
+        tables: dict[str, Any] = {}
+        for name, uri in uris.items():
+            data = read[uri]
+            if isinstance(data, bytes):
+                tables[name] = parquet_bytes_to_table(data)
+            elif name != "ledger" or not _is_missing(data):  # states written before the ledger existed have none
+                raise StorageError(f"grouping state {base} is listed but cannot be read: {data}") from data
+        state = GroupingState(pending=tables["pending"], emitted=tables["emitted"])
+        if "ledger" not in tables:  # a state written before the ledger: its batches were selected by stamp
+            self.log.info("Grouping state %s has no batch ledger: batches stamped up to it count as read", base)
+            return state, BatchLedger.covering(base)
+        return state, ledger_from_table(tables["ledger"])
+
+    def _batch_keys(self, s3: S3BulkReaderHook, ledger: Any, end: datetime) -> list[str]:
+        """Keys of the stored batches stamped at or before ``end`` that ``ledger`` has not seen (any older stamp)."""
+        root = f"{self.prefix.strip('/')}/{storage_keys.EVENTS}/"
+        start_after = storage_keys.batch_listing_from(self.prefix, storage_keys.EVENTS, ledger.watermark)
+        keys: list[str] = ledger.unseen(self._list(s3, root, start_after), storage_keys.stamp(end))
+        return keys
 
     def _put(self, s3: S3BulkReaderHook, key: str, data: bytes) -> None:
         from flytelineage.operators.fail_fast import failing_fast
@@ -236,31 +250,85 @@ class GroupExecutionsOperator(BaseOperator):
         with failing_fast(f"write s3://{self.bucket}/{key}", conn_id=self.aws_conn_id):
             s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
 
-    def _list(self, s3: S3BulkReaderHook, prefix: str) -> list[str]:
+    def _list(self, s3: S3BulkReaderHook, prefix: str, start_after: str | None = None) -> list[str]:
         from flytelineage.operators.fail_fast import failing_fast
 
         with failing_fast(f"list s3://{self.bucket}/{prefix}", conn_id=self.aws_conn_id):
-            return list(s3.list_keys(bucket_name=self.bucket, prefix=prefix) or [])
+            return list(s3.list_keys(bucket_name=self.bucket, prefix=prefix, start_after_key=start_after) or [])
+
+    def _interval_shards(self, s3: S3BulkReaderHook, start: datetime, end: datetime) -> list[str]:
+        """The shards an earlier run of this same interval wrote."""
+        return sorted(k for k in self._list(s3, self._shard_prefix(start, end)) if k.endswith(".jsonl.gz"))
+
+    def _shard_prefix(self, start: datetime, end: datetime) -> str:
+        stamps = f"{storage_keys.stamp(start)}_{storage_keys.stamp(end)}"
+        return f"{self.prefix.strip('/')}/{EXECUTIONS}/interval={stamps}/"
 
     # ---- execute -------------------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> list[str]:
         """Group, resolve and persist the interval's completed executions; return the shard keys."""
-        from flytelineage.domain.event_table import EVENT_SCHEMA, parquet_bytes_to_table, table_to_parquet_bytes
-        from flytelineage.domain.execution_grouping import rejected_rows, split_ready
-        from flytelineage.domain.execution_lineage import RejectedExecution, resolve_executions
-        from flytelineage.errors import StorageError
         from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
         from flytelineage.operators.drain_events import is_backfill
-        from flytelineage.operators.fail_fast import failing_fast
-        from flytelineage.operators.shard_io import as_bool, as_str_list
+        from flytelineage.operators.shard_io import as_bool
 
         _return_freed_memory_early()
         start, end = interval_of(context, self.replay_start, self.replay_end)
         s3 = S3BulkReaderHook(aws_conn_id=self.aws_conn_id, concurrency=int(self.read_concurrency))
-        replay = bool(self.replay_start or self.replay_end)
-        state, state_stamp = self._read_state(s3, start, end, follow_inside=not (replay or is_backfill(context)))
-        batch_keys = self._batch_keys(s3, state_stamp, end)
+        chain = not (self.replay_start or self.replay_end or is_backfill(context))
+        for _ in range(_PLAN_ATTEMPTS):
+            plan = self._plan(s3, start, end, chain=chain)
+            if chain and plan.superseded_by is not None:
+                return self._yield_to(s3, context, start, end, plan)
+            outcome = self._group(s3, start, end, plan)
+            persist = as_bool(self.persist_state) and plan.superseded_by is None
+            if persist and self._plan(s3, start, end, chain=chain) != plan:
+                # another run wrote a state while this one grouped: group again from the new newest state
+                self.log.warning("The grouping state changed while this run grouped (an overlapping run): again")
+                continue
+            return self._finish(s3, context, start, end, plan, outcome, persist=persist)
+        raise RuntimeError(
+            f"the grouping state kept changing during {_PLAN_ATTEMPTS} attempts (overlapping runs): retry later"
+        )
+
+    def _yield_to(
+        self, s3: S3BulkReaderHook, context: Context, start: datetime, end: datetime, plan: _Plan
+    ) -> list[str]:
+        """A re-run of an interval the chain has passed: change no state, hand on the shards it wrote before."""
+        shards = self._interval_shards(s3, start, end)
+        self.log.warning(
+            "A newer grouping state (%s) exists: this re-run of %s writes no state and emits nothing new; batches "
+            "stored since are grouped by the next run after %s. Re-publishing this interval's %d earlier shards.",
+            plan.superseded_by,
+            storage_keys.stamp(end),
+            plan.superseded_by,
+            len(shards),
+        )
+        summary = {
+            "interval": [start.isoformat(), end.isoformat()],
+            "state_from": None,
+            "superseded_by": plan.superseded_by,
+            "batches": 0,
+            "new_events": 0,
+            "executions": 0,
+            "republished_shards": len(shards),
+            "shards": shards,
+        }
+        context["ti"].xcom_push(key="summary", value=summary)
+        return shards
+
+    def _group(self, s3: S3BulkReaderHook, start: datetime, end: datetime, plan: _Plan) -> _Outcome:
+        """Read the state and every unseen batch, split the ready executions and resolve their datasets."""
+        from flytelineage.domain.event_table import EVENT_SCHEMA, parquet_bytes_to_table
+        from flytelineage.domain.execution_grouping import split_ready
+        from flytelineage.domain.execution_lineage import RejectedExecution, resolve_executions
+        from flytelineage.errors import StorageError
+        from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
+        from flytelineage.operators.fail_fast import failing_fast
+        from flytelineage.operators.shard_io import as_str_list
+
+        state, ledger = self._read_state(s3, plan.base)
+        batch_keys = self._batch_keys(s3, ledger, end)
         batches = s3.read_objects([f"s3://{self.bucket}/{k}" for k in batch_keys])
         tables = []
         for uri, data in batches.items():
@@ -268,28 +336,55 @@ class GroupExecutionsOperator(BaseOperator):
                 with failing_fast(f"read event batch {uri}", conn_id=self.aws_conn_id):
                     raise StorageError(f"cannot read event batch {uri}: {data}") from data
             tables.append(parquet_bytes_to_table(data))
+        del batches
         new_rows = sum(t.num_rows for t in tables)
+        max_age = timedelta(days=int(self.pending_max_days))
         split = split_ready(
             state,
             tables or [EVENT_SCHEMA.empty_table()],  # a list lets split_ready free each batch once merged
             as_of=end,
             settle=timedelta(seconds=int(self.settle_seconds)),
-            max_pending_age=timedelta(days=int(self.pending_max_days)),
+            max_pending_age=max_age,
         )
         read_buckets = as_str_list(self.read_buckets)
         reader = S3BulkReaderHook(
-            aws_conn_id=self.aws_conn_id,
-            concurrency=int(self.read_concurrency),
-            allowed_buckets=read_buckets,
+            aws_conn_id=self.aws_conn_id, concurrency=int(self.read_concurrency), allowed_buckets=read_buckets
         )
         rejected: list[RejectedExecution] = []
         executions = resolve_executions(
             split.ready, reader, read_buckets=read_buckets, link_events=split.state.pending, rejected=rejected
         )
+        # keys stamped before the pending horizon are summarized: their events could only be reported by now
+        ledger = ledger.with_batches(batch_keys).compacted(storage_keys.stamp(end - max_age))
+        return _Outcome(split, executions, rejected, ledger, batch_keys, new_rows)
+
+    def _finish(
+        self,
+        s3: S3BulkReaderHook,
+        context: Context,
+        start: datetime,
+        end: datetime,
+        plan: _Plan,
+        outcome: _Outcome,
+        *,
+        persist: bool,
+    ) -> list[str]:
+        """Write the shards, then the state (``emitted`` last: it marks the state complete), then the reports."""
+        from flytelineage.domain.batch_ledger import ledger_to_table
+        from flytelineage.domain.event_table import table_to_parquet_bytes
+        from flytelineage.domain.execution_grouping import rejected_rows
+
+        split, executions, rejected = outcome.split, outcome.executions, outcome.rejected
         shard_keys = self._write_shards(s3, start, end, executions)
-        if as_bool(self.persist_state):
-            self._put(s3, self._key(STATE, end, "pending.parquet"), table_to_parquet_bytes(split.state.pending))
-            self._put(s3, self._key(STATE, end, "emitted.parquet"), table_to_parquet_bytes(split.state.emitted))
+        if persist:
+            for name, table in (
+                ("pending", split.state.pending),
+                ("ledger", ledger_to_table(outcome.ledger)),
+                ("emitted", split.state.emitted),
+            ):
+                self._put(s3, self._key(storage_keys.STATE, end, f"{name}.parquet"), table_to_parquet_bytes(table))
+        elif plan.superseded_by is not None:
+            self.log.info("A newer grouping state (%s) exists: this run leaves the state alone", plan.superseded_by)
         else:
             self.log.info("persist_state is off (replay or dry run): the grouping state of %s is left as it was", end)
         for failure in rejected:
@@ -304,14 +399,16 @@ class GroupExecutionsOperator(BaseOperator):
                 self.log.warning("%s: %s", execution.id.key, problem)
         summary = {
             "interval": [start.isoformat(), end.isoformat()],
-            "state_from": state_stamp,
-            "batches": len(batch_keys),
-            "new_events": new_rows,
+            "state_from": plan.base,
+            "batches": len(outcome.batch_keys),
+            "new_events": outcome.new_rows,
             "executions": len(executions),
             "pending_events": split.state.pending.num_rows,
             "late_events": split.late.num_rows,
             "expired_events": split.expired.num_rows,
             "rejected_executions": len(rejected),
+            "ledger_keys": len(outcome.ledger.keys),
+            "ledger_watermark": outcome.ledger.watermark,
             "shards": shard_keys,
         }
         self.log.info("Grouped: %s", summary)
@@ -324,10 +421,7 @@ class GroupExecutionsOperator(BaseOperator):
         size = max(1, int(self.shard_size))
         keys = []
         for number, first in enumerate(range(0, len(executions), size)):
-            key = (
-                f"{self.prefix.strip('/')}/{EXECUTIONS}/interval={storage_keys.stamp(start)}_{storage_keys.stamp(end)}"
-                f"/shard-{number:05d}.jsonl.gz"
-            )
+            key = f"{self._shard_prefix(start, end)}shard-{number:05d}.jsonl.gz"
             self._put(s3, key, executions_to_jsonl_gz(executions[first : first + size]))
             keys.append(key)
         return keys

@@ -4,14 +4,32 @@ It reads the shard from S3, plans one table per dataset produced by successful, 
 (``flytelineage.domain.glue_tables``), makes sure the databases exist and upserts every table. A table that already
 matches is not written, so a retry or a backfill of the same interval changes nothing. Datasets Glue cannot describe
 are logged with the reason. The returned XCom is a small dict of counts.
+
+Failures are per table (documented in the README under "Glue under throttling"):
+
+- A table failing on a transient AWS error (throttling, 5xx, timeouts, a writer that keeps changing it, after
+  botocore's own retries) does not stop the others: the tables that failed are tried again in rounds, after the
+  delays of ``retry_delays``.
+- What still fails after the last round is kept in a pending list in S3 (``storage_keys.glue_pending_key``: the
+  table inputs themselves, so no shard has to be read again) and the task fails with a retryable error. Airflow's
+  retries of the task redo the shard; the first mapped instance of every later run retries every pending list left
+  by other shards, so Glue converges without a manual replay. A pending table that a later shard plans again is
+  written from the later definition only.
+- A table Glue refuses for good (a deterministic error such as ``InvalidInputException`` or ``AccessDenied``) is a
+  recorded problem: logged, counted and written to ``storage_keys.glue_problems_key``; it does not fail the task and is
+  not retried.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from flytelineage.errors import TargetError
 from flytelineage.operators.shard_io import as_bool, shard_executions
 
 if TYPE_CHECKING:
@@ -42,6 +60,9 @@ class RegisterGlueOperator(BaseOperator):
     )
     ui_color = "#f3e8fd"
 
+    retry_delays: tuple[float, ...] = (1.0, 3.0, 8.0)
+    """Seconds to wait before each further round over the tables that failed on transient errors (throttling)."""
+
     def __init__(
         self,
         *,
@@ -64,7 +85,8 @@ class RegisterGlueOperator(BaseOperator):
         self.enabled = enabled
 
     def execute(self, context: Context) -> dict[str, int]:
-        """Register the shard's tables and return counts: created, updated, unchanged, skipped, databases."""
+        """Register the shard's tables (and, in the first mapped instance, the tables earlier runs left pending);
+        return counts: created, updated, unchanged, skipped, problems, pending, retried_pending, databases."""
         from flytelineage.domain.glue_tables import plan_glue_tables
         from flytelineage.operators.fail_fast import failing_fast
 
@@ -82,25 +104,164 @@ class RegisterGlueOperator(BaseOperator):
                 "No Glue table for %s (execution %s): %s", skipped.dataset_key, skipped.execution, skipped.reason
             )
         with failing_fast(f"register the Glue tables of shard {self.shard_key}", conn_id=self.aws_conn_id):
-            counts = self._register(plan)
+            counts = self._register(plan, retry_pending=_is_first_instance(context))
         self.log.info("Glue registration of %d execution(s) from %s: %s", len(executions), self.shard_key, counts)
         return counts
 
-    def _register(self, plan: GluePlan) -> dict[str, int]:
-        from flytelineage.domain.glue_tables import DATABASE_DESCRIPTION
-        from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
+    def _register(self, plan: GluePlan, *, retry_pending: bool) -> dict[str, int]:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        hook = GlueTablesHook(aws_conn_id=self.aws_conn_id)
+        from flytelineage.domain import storage_keys
+        from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
+        from flytelineage.operators.fail_fast import RetryableAwsError
+
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id)
+        own_key = storage_keys.glue_pending_key(self.shard_key)
+        earlier = self._read_pending(s3, exclude=own_key) if retry_pending else {}
+        planned = {(t.database, t.name) for t in plan.tables}
+        work = [_Work(t.database, t.name, t.table_input, own_key, 0) for t in plan.tables]
+        for _, items in earlier.values():  # a table this shard plans again is written from the newer definition
+            work.extend(i for i in items if (i.database, i.name) not in planned)
+        counts, missing, problems = self._upsert_all(GlueTablesHook(aws_conn_id=self.aws_conn_id), work)
+        counts.update(
+            skipped=len(plan.skipped),
+            problems=len(problems),
+            pending=len(missing),
+            retried_pending=sum(len(items) for _, items in earlier.values()),
+        )
+        origins = {own_key: self.shard_key, **{key: origin for key, (origin, _) in earlier.items()}}
+        by_key: dict[str, list[_Work]] = {key: [] for key in origins}
+        for item, _ in missing:
+            by_key[item.pending_key].append(replace(item, runs=item.runs + 1))
+        for key, items in by_key.items():
+            self._write_pending(s3, key, origins[key], items)
+        self._write_problems(s3, storage_keys.glue_problems_key(self.shard_key), problems)
+        if missing:
+            shown = "; ".join(f"{i.database}.{i.name}: {e}" for i, e in missing[:3])
+            raise RetryableAwsError(
+                f"{len(missing)} Glue table(s) still failing on transient errors after {len(self.retry_delays) + 1} "
+                f"rounds ({shown}{'; ...' if len(missing) > 3 else ''}); they are kept in the pending list and "
+                "retried by this task's retries and by the next run"
+            ) from missing[0][1]
+        return counts
+
+    def _upsert_all(
+        self, hook: Any, work: list[_Work]
+    ) -> tuple[dict[str, int], list[tuple[_Work, TargetError]], list[dict[str, str]]]:
+        """Upsert every table in rounds: a table failing on a transient error is tried again in the next round,
+        after the round's delay; one failing on a deterministic error becomes a problem. Returns the counts, the
+        tables still failing on transient errors (with the last error) and the problems."""
+        from flytelineage.operators.fail_fast import is_transient
+
         versioning, max_versions = as_bool(self.glue_versioning), _as_optional_int(self.glue_max_versions)
-        counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": len(plan.skipped)}
-        for database in plan.databases:
-            hook.ensure_database(database, DATABASE_DESCRIPTION)
-        for table in plan.tables:
-            result = hook.upsert_table(
-                table.database, table.table_input, versioning=versioning, max_versions=max_versions
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        databases: set[str] = set()
+        problems: list[dict[str, str]] = []
+        remaining = work
+        failed: list[tuple[_Work, TargetError]] = []
+        for round_number, delay in enumerate((*self.retry_delays, None), start=1):
+            failed = []
+            for item in remaining:
+                try:
+                    if item.database not in databases:
+                        hook.ensure_database(item.database, _database_description())
+                        databases.add(item.database)
+                    counts[
+                        hook.upsert_table(
+                            item.database, item.table_input, versioning=versioning, max_versions=max_versions
+                        )
+                    ] += 1
+                except TargetError as e:
+                    cause = _aws_cause_of(e)
+                    if cause is not None and is_transient(cause):
+                        failed.append((item, e))
+                        continue
+                    self.log.warning("Glue table %s.%s is a problem, not retried: %s", item.database, item.name, e)
+                    problems.append({"database": item.database, "table": item.name, "reason": str(e)})
+            remaining = [item for item, _ in failed]
+            if not remaining or delay is None:
+                break
+            self.log.warning(
+                "%d Glue table(s) failed on transient errors in round %d; trying them again in %.1fs",
+                len(remaining),
+                round_number,
+                delay,
             )
-            counts[result] += 1
-        return {**counts, "databases": len(plan.databases)}
+            time.sleep(delay)
+        return {**counts, "databases": len(databases)}, failed, problems
+
+    def _read_pending(self, s3: Any, *, exclude: str) -> dict[str, tuple[str, list[_Work]]]:
+        """The pending lists earlier runs left (every shard's but this one's): key -> (shard key, tables)."""
+        from flytelineage.domain import storage_keys
+
+        prefix = storage_keys.glue_pending_prefix(storage_keys.prefix_of_shard_key(self.shard_key))
+        out: dict[str, tuple[str, list[_Work]]] = {}
+        for key in sorted(s3.list_keys(bucket_name=self.bucket, prefix=prefix) or []):
+            if key == exclude or not key.endswith(".json"):
+                continue
+            document = json.loads(s3.read_key(key, bucket_name=self.bucket))
+            items = [_Work(pending_key=key, **entry) for entry in document["tables"]]
+            out[key] = (str(document.get("shard_key")), items)
+            self.log.info("Retrying %d Glue table(s) left pending by shard %s", len(items), document.get("shard_key"))
+        return out
+
+    def _write_pending(self, s3: Any, key: str, origin: str, items: list[_Work]) -> None:
+        """Keep ``items`` as the pending list at ``key``; remove the list when nothing is left."""
+        if items:
+            document = {
+                "format_version": 1,
+                "shard_key": origin,
+                "tables": [
+                    {"database": i.database, "name": i.name, "table_input": i.table_input, "runs": i.runs}
+                    for i in sorted(items, key=lambda i: (i.database, i.name))
+                ],
+            }
+            s3.load_string(json.dumps(document, sort_keys=True), key=key, bucket_name=self.bucket, replace=True)
+        elif s3.check_for_key(key, bucket_name=self.bucket):
+            s3.delete_objects(bucket=self.bucket, keys=[key])
+
+    def _write_problems(self, s3: Any, key: str, problems: list[dict[str, str]]) -> None:
+        """Record the tables Glue refused for good (overwritten by each try of the shard; removed when none)."""
+        if problems:
+            document = {"format_version": 1, "shard_key": self.shard_key, "problems": problems}
+            s3.load_string(json.dumps(document, sort_keys=True), key=key, bucket_name=self.bucket, replace=True)
+        elif s3.check_for_key(key, bucket_name=self.bucket):
+            s3.delete_objects(bucket=self.bucket, keys=[key])
+
+
+@dataclass(frozen=True)
+class _Work:
+    """One table to upsert, and the pending list it goes back to if it keeps failing (``runs``: runs that tried)."""
+
+    database: str
+    name: str
+    table_input: dict[str, Any]
+    pending_key: str
+    runs: int
+
+
+def _is_first_instance(context: Context) -> bool:
+    """True in the first mapped instance (or an unmapped task): the one that retries earlier runs' pending tables,
+    so the instances of one run never write the same pending list."""
+    ti = context.get("ti") if hasattr(context, "get") else None
+    index = getattr(ti, "map_index", -1)
+    return index is None or int(index) <= 0
+
+
+def _aws_cause_of(error: BaseException) -> BaseException | None:
+    """The botocore error a ``TargetError`` was raised from, if any."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    cause = error.__cause__
+    while cause is not None and not isinstance(cause, ClientError | BotoCoreError):
+        cause = cause.__cause__
+    return cause
+
+
+def _database_description() -> str:
+    from flytelineage.domain.glue_tables import DATABASE_DESCRIPTION
+
+    return DATABASE_DESCRIPTION
 
 
 def _as_optional_int(value: object) -> int | None:
