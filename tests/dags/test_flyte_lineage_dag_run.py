@@ -61,9 +61,9 @@ def test_full_run_then_replay_after_wiping(tmp_path: Path) -> None:
         assert summary["queue_left"] == 0
         assert summary["quarantined"] >= seeded["malformed"]
         assert summary["events_stored"] + summary["quarantined"] >= seeded["messages"]
-        # 11 scenarios, one of which (launch_plan_child) is two executions
+        # 14 scenarios, one of which (launch_plan_child) is two executions
         assert summary["executions"] == seeded["executions"] + 1
-        assert summary["execution_phases"] == {"SUCCEEDED": 10, "FAILED": 1, "ABORTED": 1}
+        assert summary["execution_phases"] == {"SUCCEEDED": 13, "FAILED": 1, "ABORTED": 1}
         entities = summary["datahub_entities"]
         assert entities["dataFlow"] >= 5 and entities["dataJob"] >= 10 and entities["dataset"] >= 10
         assert entities["dataProcessInstance"] >= summary["executions"]
