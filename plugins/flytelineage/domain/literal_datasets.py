@@ -4,8 +4,11 @@ What counts as a dataset (flyte-events.md section 4): structured datasets (``kin
 directory), legacy schemas (``schema``, a directory of Parquet parts), single-file blobs (``blob``) and multipart
 blobs (``multipart_blob``, a directory), at any depth inside collections and maps, and behind offloaded literals
 (``Literal.offloaded_metadata.uri`` holds a serialized ``core.Literal``). A dataset's variable path is the variable
-name, then ``.<index>`` per collection level and ``.<key>`` per map level. Datasets inside dataclasses
-(``scalar.binary`` msgpack) are opaque and not found.
+name, then ``.<index>`` per collection level and ``.<key>`` per map level. ``Optional``/``Union`` values
+(``scalar.union``) are walked with the type of the stored variant. Dataclasses and pydantic models (``scalar.binary``
+with tag ``msgpack``, or the older ``scalar.generic`` Struct) are decoded and searched for flytekit's serialized
+StructuredDataset (``{"uri", "file_format"}``) and FlyteFile/FlyteDirectory (``{"path"}``) values at any depth,
+their path continuing with ``.<field>`` / ``.<index>``.
 
 Reading happens in phases, each asking the ``ObjectReader`` once with the full set of URIs of all executions, so the
 implementation can read concurrently and every URI is read at most once per run:
@@ -27,8 +30,10 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import msgpack
 import pyarrow as pa
 from flyteidl.core import literals_pb2, types_pb2
+from google.protobuf import json_format
 from google.protobuf.message import DecodeError as ProtoDecodeError
 
 from flytelineage.domain.arrow_schema_fields import (
@@ -80,6 +85,8 @@ class FoundDataset:
     format: str = ""
     fields: tuple[SchemaField, ...] = ()
     schema_source: str = "none"
+    layout: str = ""
+    """``file``, ``directory``, or ``unknown`` (a dataclass ``path``: the footer phase decides); empty = by kind."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +201,8 @@ def _offloaded(literal_map: literals_pb2.LiteralMap) -> list[literals_pb2.Litera
             stack.extend(lit.collection.literals)
         elif which == "map":
             stack.extend(lit.map.literals.values())
+        elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
+            stack.append(lit.scalar.union.value)
     return found
 
 
@@ -228,10 +237,58 @@ def _walk(
         value_type = declared.map_value_type if declared is not None and declared.HasField("map_value_type") else None
         for key in sorted(lit.map.literals):
             _walk(f"{path}.{key}", lit.map.literals[key], value_type, found)
+    elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
+        # Optional[...] / Union[...]: the value is wrapped with the type of the variant stored (``Union.type``,
+        # flytekit's ``stored_type``)
+        union = lit.scalar.union
+        stored = union.type if union.HasField("type") else declared
+        _walk(path, union.value, stored, found)
+    elif which == "scalar" and lit.scalar.WhichOneof("value") in ("binary", "generic"):
+        found.extend(_embedded_datasets(path, lit.scalar))
     elif which == "scalar":
         dataset = _scalar_dataset(path, lit.scalar, declared)
         if dataset is not None:
             found.append(dataset)
+
+
+def _embedded_datasets(path: str, scalar: literals_pb2.Scalar) -> list[FoundDataset]:
+    """Datasets inside a dataclass / pydantic value: ``binary`` msgpack (flytekit >= 1.14) or ``generic`` Struct.
+
+    flytekit serializes a StructuredDataset field as ``{"uri", "file_format"}`` and a FlyteFile / FlyteDirectory
+    field as ``{"path"}`` (plus ``metadata`` for files); they may be nested at any depth in dicts and lists.
+    A ``path`` does not say whether it is a file or a directory: it is found as a ``blob`` with no format and the
+    footer phase tells which (an existing object is a file).
+    """
+    if scalar.WhichOneof("value") == "binary":
+        if scalar.binary.tag != "msgpack":
+            return []
+        try:
+            value = msgpack.unpackb(scalar.binary.value, strict_map_key=False, raw=False)
+        except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, UnicodeDecodeError):
+            return []
+    else:
+        value = json_format.MessageToDict(scalar.generic)
+    found: list[FoundDataset] = []
+    stack: list[tuple[str, object]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            uri, fmt, file_path = item.get("uri"), item.get("file_format"), item.get("path")
+            if isinstance(uri, str) and uri and "file_format" in item:
+                found.append(FoundDataset(where, "structured_dataset", uri, fmt if isinstance(fmt, str) else ""))
+                continue
+            if isinstance(file_path, str) and _is_remote(file_path) and set(item) <= {"path", "metadata"}:
+                found.append(FoundDataset(where, "blob", file_path, "", layout="unknown"))
+                continue
+            stack.extend((f"{where}.{key}", sub) for key, sub in item.items() if isinstance(key, str | int))
+        elif isinstance(item, list):
+            stack.extend((f"{where}.{index}", sub) for index, sub in enumerate(item))
+    return found
+
+
+def _is_remote(path: str) -> bool:
+    """A location a lineage consumer can name (``s3://...``); local paths of a task pod are not datasets."""
+    return "://" in path
 
 
 def _scalar_dataset(

@@ -182,3 +182,66 @@ def test_reader_exceptions_become_problems() -> None:
     reader = Failing({"s3://b/sd/00000": b"x"})
     outcome = read_footer_schemas([FoundDataset("v", "structured_dataset", "s3://b/sd", "")], reader)
     assert "denied" in outcome.problems["s3://b/sd"]
+
+
+# ---- issue 10: what flytekit 1.16 really writes ---------------------------------------------------------------------
+
+SD_TYPE = types_pb2.LiteralType(structured_dataset_type=lit.structured_dataset_type({"a": INT}))
+
+
+@pytest.mark.parametrize(
+    ("literal", "expected"),
+    [
+        # point 1: Optional[pd.DataFrame] holding a frame, Union[FlyteFile, str] holding a file, and None
+        (
+            lit.union_literal(lit.structured_dataset_literal("s3://b/sd")),
+            [("v", "structured_dataset", "s3://b/sd", "parquet")],
+        ),
+        (
+            lit.union_literal(lit.blob_literal("s3://b/f.csv", "csv", multipart=False)),
+            [("v", "blob", "s3://b/f.csv", "csv")],
+        ),
+        (lit.union_literal(lit.str_literal("x")), []),
+        (
+            lit.collection_literal([lit.union_literal(lit.structured_dataset_literal("s3://b/x"))]),
+            [("v.0", "structured_dataset", "s3://b/x", "parquet")],
+        ),
+        # point 2: dataclass / pydantic values as msgpack binary, and the older generic Struct
+        (
+            lit.msgpack_literal({"n": 1, "frame": lit.sd_value("s3://b/sd"), "f": lit.file_value("s3://b/f.txt")}),
+            [("v.f", "blob", "s3://b/f.txt", ""), ("v.frame", "structured_dataset", "s3://b/sd", "parquet")],
+        ),
+        (
+            lit.msgpack_literal(
+                {"inner": {"items": [lit.sd_value("s3://b/a", "csv"), {"d": lit.file_value("s3://b/d")}]}}
+            ),
+            [
+                ("v.inner.items.0", "structured_dataset", "s3://b/a", "csv"),
+                ("v.inner.items.1.d", "blob", "s3://b/d", ""),
+            ],
+        ),
+        (lit.msgpack_literal({"path": "/tmp/local/file"}), []),
+        (lit.msgpack_literal([1, 2, 3]), []),
+        (
+            lit.generic_literal({"frame": lit.sd_value("s3://b/g"), "x": [lit.file_value("s3://b/h")]}),
+            [("v.frame", "structured_dataset", "s3://b/g", "parquet"), ("v.x.0", "blob", "s3://b/h", "")],
+        ),
+    ],
+)
+def test_find_datasets_in_unions_and_dataclasses(
+    literal: literals_pb2.Literal, expected: list[tuple[str, str, str, str]]
+) -> None:
+    found = find_datasets(_map(v=literal))
+    assert [(d.variable, d.kind, d.uri, d.format) for d in found] == sorted(expected)
+
+
+def test_union_uses_the_stored_type_for_columns() -> None:
+    found = find_datasets(_map(v=lit.union_literal(lit.structured_dataset_literal("s3://b/sd"), SD_TYPE)))
+    assert found[0].fields == (SchemaField("a", "int64"),) and found[0].schema_source == "literal_type"
+
+
+def test_corrupt_msgpack_is_not_a_crash() -> None:
+    literal = literals_pb2.Literal(
+        scalar=literals_pb2.Scalar(binary=literals_pb2.Binary(value=b"\xc1\xff", tag="msgpack"))
+    )
+    assert find_datasets(_map(v=literal)) == []
