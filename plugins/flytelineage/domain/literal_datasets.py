@@ -43,6 +43,7 @@ from flytelineage.domain.arrow_schema_fields import (
     fields_from_schema_type,
     fields_from_structured_dataset_type,
     first_data_file,
+    is_parquet_tail,
     parse_parquet_tail,
 )
 from flytelineage.domain.lineage_model import SchemaField
@@ -329,47 +330,75 @@ def _replace(dataset: FoundDataset, **changes: object) -> FoundDataset:
 
 
 def needs_footer(dataset: FoundDataset) -> bool:
-    """True when the dataset has no columns yet and its data is (or may be) Parquet."""
+    """True when the dataset has no columns yet and its data is (or may be) Parquet.
+
+    A blob with no declared format (a plain ``FlyteFile`` / ``FlyteDirectory``) may be Parquet: its data is looked
+    at, and it is Parquet only if the file ends with the ``PAR1`` magic (no problem is recorded otherwise).
+    """
     if dataset.fields or not dataset.uri:
         return False
-    if dataset.kind in ("structured_dataset", "schema", "multipart_blob"):
-        return dataset.format.lower() in _FOOTER_FORMATS
-    return dataset.kind == "blob" and dataset.format.lower() == "parquet"
+    return dataset.format.lower() in _FOOTER_FORMATS
 
 
 @dataclass
 class FooterOutcome:
-    """Schemas by dataset uri, and problems by dataset uri."""
+    """Schemas, problems and the layout found (``file`` / ``directory``), all keyed by dataset uri."""
 
     fields: dict[str, tuple[SchemaField, ...]] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+    layouts: dict[str, str] = field(default_factory=dict)
 
 
 def read_footer_schemas(
     datasets: Iterable[FoundDataset], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
 ) -> FooterOutcome:
-    """Schemas from the Parquet footers of the datasets that need one (``needs_footer``), keyed by dataset uri."""
+    """Schemas from the Parquet footers of the datasets that need one (``needs_footer``), keyed by dataset uri.
+
+    A declared single-file blob is its own data file. Every other dataset is listed as a directory; when nothing
+    is under it, its URI is tried as one object (``StructuredDataset(uri=".../data.parquet")``) and, if it exists,
+    it is a file (``layouts``). Data files without the ``PAR1`` magic are "not Parquet": a problem for datasets
+    declared Parquet (or structured datasets with no format), silence for blobs with no declared format.
+    """
     outcome = FooterOutcome()
     wanted = {d.uri: d for d in datasets if needs_footer(d)}
-    files = _data_files(wanted, reader, read_buckets, outcome.problems)
-    schemas = _footer_schemas(sorted(set(files.values())), reader, read_buckets, outcome.problems)
+    files = _data_files(wanted, reader, read_buckets, outcome)
+    schemas, not_parquet = _footer_schemas(sorted(set(files.values())), reader, read_buckets, outcome.problems)
     for dataset_uri, file_uri in files.items():
         schema = schemas.get(file_uri)
         if schema is not None:
             outcome.fields[dataset_uri] = fields_from_arrow_schema(schema)
+        elif file_uri in not_parquet:
+            if not _may_be_other(wanted[dataset_uri]):
+                outcome.problems[dataset_uri] = f"{_what(wanted[dataset_uri])} {dataset_uri}: {not_parquet[file_uri]}"
         elif file_uri in outcome.problems:
             outcome.problems[dataset_uri] = outcome.problems[file_uri]
     return outcome
 
 
+def _may_be_other(dataset: FoundDataset) -> bool:
+    """A blob with no declared format can hold anything: not being Parquet is not a problem."""
+    return dataset.kind in ("blob", "multipart_blob") and not dataset.format
+
+
+def _what(dataset: FoundDataset) -> str:
+    return "Parquet file" if dataset.kind == "blob" else "dataset"
+
+
 def _footer_schemas(
     file_uris: Sequence[str], reader: ObjectReader, read_buckets: Sequence[str], problems: dict[str, str]
-) -> dict[str, pa.Schema]:
-    """Read ``TAIL_BYTES`` of every file, then once more (per needed size) for footers that did not fit."""
+) -> tuple[dict[str, pa.Schema], dict[str, str]]:
+    """Read ``TAIL_BYTES`` of every file, then once more (per needed size) for footers that did not fit.
+
+    Returns the schemas and, separately, the files that are not Parquet at all (no magic) with the reason.
+    """
     schemas: dict[str, pa.Schema] = {}
+    not_parquet: dict[str, str] = {}
     retry: dict[str, int] = {}
     tails = _read_allowed(file_uris, _tail_reader(reader, TAIL_BYTES), read_buckets, problems, "Parquet file")
     for file_uri, tail in tails.items():
+        if not is_parquet_tail(tail):
+            not_parquet[file_uri] = f"data file {file_uri} is not a Parquet file (no PAR1 magic at the end)"
+            continue
         parsed = _parse_or_problem(file_uri, tail, len(tail) < TAIL_BYTES, problems)
         if isinstance(parsed, NeedMoreBytes):
             retry[file_uri] = parsed.nbytes
@@ -384,7 +413,7 @@ def _footer_schemas(
                 schemas[file_uri] = parsed
             elif isinstance(parsed, NeedMoreBytes):
                 problems[file_uri] = f"Parquet file {file_uri}: footer still incomplete after reading {nbytes} bytes"
-    return schemas
+    return schemas, not_parquet
 
 
 def _tail_reader(reader: ObjectReader, nbytes: int) -> _ReadFn:
@@ -395,26 +424,51 @@ def _tail_reader(reader: ObjectReader, nbytes: int) -> _ReadFn:
 
 
 def _data_files(
-    wanted: Mapping[str, FoundDataset], reader: ObjectReader, read_buckets: Sequence[str], problems: dict[str, str]
+    wanted: Mapping[str, FoundDataset], reader: ObjectReader, read_buckets: Sequence[str], outcome: FooterOutcome
 ) -> dict[str, str]:
-    """Dataset uri -> the file whose footer is read (single-file blobs are their own file)."""
-    files = {uri: uri for uri, d in wanted.items() if d.kind == "blob"}
-    dirs = sorted(uri for uri, d in wanted.items() if d.kind != "blob")
-    allowed = [u for u in dirs if is_allowed(u, read_buckets)]
+    """Dataset uri -> the file whose footer is read (single-file blobs and single objects are their own file)."""
+    problems = outcome.problems
+    files = {uri: uri for uri, d in wanted.items() if d.kind == "blob" and d.layout != "unknown"}
+    outcome.layouts.update(dict.fromkeys(files, "file"))
+    dirs = sorted(uri for uri in wanted if uri not in files)
+    allowed_buckets = frozenset(read_buckets)
+    allowed = [u for u in dirs if not allowed_buckets or bucket_of(u) in allowed_buckets]
+    allowed_set = set(allowed)
     for uri in dirs:
-        if uri not in allowed:
+        if uri not in allowed_set:
             problems[uri] = f"dataset {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
     listing = reader.list_files(allowed) if allowed else {}
+    unlisted: dict[str, Exception] = {}
     for uri in allowed:
         value = listing.get(uri, DatasetReadError("reader returned nothing"))
         if isinstance(value, Exception):
-            problems[uri] = f"dataset {uri} could not be listed: {value}"
+            unlisted[uri] = value
             continue
         first = first_data_file(value)
+        outcome.layouts[uri] = "directory"
         if first is None:
             problems[uri] = f"dataset {uri} has no data files"
         else:
             files[uri] = first
+    files.update(_single_objects(unlisted, reader, outcome))
+    return files
+
+
+def _single_objects(unlisted: Mapping[str, Exception], reader: ObjectReader, outcome: FooterOutcome) -> dict[str, str]:
+    """Of the URIs nothing is listed under, those that are one existing object: they are their own data file.
+
+    The existence check is a one-byte tail read (cheaper than a second listing, and the reader interface has it).
+    """
+    if not unlisted:
+        return {}
+    probes = reader.read_tails(sorted(unlisted), 1)
+    files: dict[str, str] = {}
+    for uri, error in unlisted.items():
+        if isinstance(probes.get(uri, error), bytes):
+            files[uri] = uri
+            outcome.layouts[uri] = "file"
+        else:
+            outcome.problems[uri] = f"dataset {uri} could not be listed: {error}"
     return files
 
 
