@@ -156,6 +156,12 @@ class NeedMoreBytes:
     nbytes: int
 
 
+def is_parquet_tail(tail: bytes) -> bool:
+    """True when the bytes end like a Parquet file (footer length + ``PAR1``): how Parquet is recognised, whatever
+    format a blob declares."""
+    return len(tail) >= _TRAILER and tail[-4:] == PARQUET_MAGIC
+
+
 def parse_parquet_tail(tail: bytes, *, is_whole_file: bool) -> pa.Schema | NeedMoreBytes:
     """Parse the Arrow schema from the last bytes of a Parquet file.
 
@@ -179,10 +185,12 @@ def parse_parquet_tail(tail: bytes, *, is_whole_file: bool) -> pa.Schema | NeedM
 
 
 def first_data_file(file_uris: Iterable[str]) -> str | None:
-    """The data file whose footer stands for a multi-file dataset: the first in sorted order.
+    """The data file whose footer stands for a multi-file dataset: the first in sorted order (the first named
+    ``*.parquet`` / ``*.pq`` when there is one, so a directory mixing Parquet with other files is read right).
 
     Files whose base name starts with ``_`` or ``.`` (``_SUCCESS``, ``_metadata``, ``.crc``) are markers, not data.
     All files of one Flyte dataset are written by one task with one schema, so one footer is representative.
     """
     data = sorted(u for u in file_uris if not u.rstrip("/").rsplit("/", 1)[-1].startswith(("_", ".")))
-    return data[0] if data else None
+    parquet = [u for u in data if u.lower().endswith((".parquet", ".pq"))]
+    return (parquet or data)[0] if data else None

@@ -215,6 +215,11 @@ def _side(
     found = find_datasets(literal_map, declared)
     resolved = []
     for dataset in found:
+        layout = footers.layouts.get(dataset.uri)
+        if layout:
+            # a dataclass ``path`` (found as a blob) that turned out to be a directory is a FlyteDirectory
+            kind = "multipart_blob" if layout == "directory" and dataset.kind == "blob" else dataset.kind
+            dataset = replace(dataset, layout=layout, kind=kind)
         if dataset.uri in footers.fields and not dataset.fields:
             dataset = replace(dataset, fields=footers.fields[dataset.uri], schema_source="parquet_footer")
         elif dataset.uri in footers.problems:
@@ -284,6 +289,7 @@ def _dataset_for(
         "format": best.format,
         "fields": best.fields,
         "schema_source": best.schema_source,
+        "layout": best.layout if best.layout in ("file", "directory") else "",
         "project": execution_id.project,
         "domain": execution_id.domain,
     }

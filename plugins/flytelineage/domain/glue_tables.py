@@ -319,9 +319,10 @@ def storage_format(dataset: Dataset) -> str:
 
 
 def table_location(dataset: Dataset) -> str:
-    """The directory URI a table reads (always ending in ``/``): the URI, or a single-file blob's parent."""
+    """The directory URI a table reads (always ending in ``/``): the URI, or the parent of a single file (a
+    single-file blob, or a structured dataset whose URI turned out to be one object)."""
     uri = dataset.uri
-    if dataset.kind == "blob":
+    if dataset.kind == "blob" or dataset.layout == "file":
         uri = uri.rstrip("/").rsplit("/", 1)[0]
     return uri if uri.endswith("/") else uri + "/"
 

@@ -327,3 +327,20 @@ def test_database_override_applies_to_every_table() -> None:
     dataset = ds("app.t")
     [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)), database_override="Lake")
     assert table.database == "lake"
+
+
+# ---- issue 10 -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "layout", "location"),
+    [
+        ("s3://b/x/data.parquet", "file", "s3://b/x/"),  # point 5: one object is a file, its table is its directory
+        ("s3://b/x/sd", "directory", "s3://b/x/sd/"),
+        ("s3://b/x/sd", "", "s3://b/x/sd/"),
+    ],
+)
+def test_structured_dataset_location_follows_its_layout(uri: str, layout: str, location: str) -> None:
+    dataset = ds("app.single", uri=uri, layout=layout)
+    [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)))
+    assert table.table_input["StorageDescriptor"]["Location"] == location
