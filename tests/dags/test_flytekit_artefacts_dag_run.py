@@ -9,22 +9,16 @@ the Glue columns and DataHub schema fields back and compares their names with th
 
 from __future__ import annotations
 
-import random
 import re
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from flyteidl.core import literals_pb2
 
-from flytelineage.testing import node_steps as steps
-from flytelineage.testing.event_timeline import ExecutionSettings, ExecutionTimeline
-from flytelineage.testing.flyte_event_generator import DEFAULT_START, encode_records, send_to_queue, write_objects
-from flytelineage.testing.node_steps import TaskRef, drive
+from flytelineage.testing.flyte_event_generator import send_to_queue, write_objects
 from include import demo
+from tests.flytekit_fixtures.events import flytekit_execution, read_object
 from tests.flytekit_fixtures.session import BUCKET, Artefacts
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
@@ -35,49 +29,11 @@ QUEUE = "flytekit-artefact-events"
 LINEAGE_BUCKET = "flytekit-artefact-lineage"
 
 
-def _s3() -> Any:
-    return boto3.client("s3")
-
-
-def _bytes(uri: str) -> bytes:
-    bucket, _, key = uri[5:].partition("/")
-    return bytes(_s3().get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
 def _footer_names(files: list[str]) -> list[str]:
-    parquet = [f for f in files if _bytes(f)[-4:] == b"PAR1"]
-    schemas = {tuple(pq.read_schema(pa.BufferReader(_bytes(f))).names) for f in parquet}
+    parquet = [f for f in files if read_object(f)[-4:] == b"PAR1"]
+    schemas = {tuple(pq.read_schema(pa.BufferReader(read_object(f))).names) for f in parquet}
     assert len(schemas) == 1, f"fixture: one schema per dataset ({files})"
     return list(schemas.pop())
-
-
-def _generate(artefacts: Artefacts) -> tuple[list[str], dict[str, bytes]]:
-    """The execution's SQS bodies and objects: generator events, flytekit's own outputs.pb per node."""
-    settings = ExecutionSettings("flytesnacks", "development", "fkreal0001", BUCKET, DEFAULT_START)
-    timeline = ExecutionTimeline(settings, random.Random("fk:events"), random.Random("fk:data"))
-    steps.begin_workflow(timeline, {})
-    real_outputs: dict[str, str] = {}
-    produced: dict[str, literals_pb2.LiteralMap] = {}
-    for index, name in enumerate(CASES):
-        case = artefacts.case(name)
-        real = literals_pb2.LiteralMap.FromString(_bytes(case["outputs"]))
-        node_inputs = {}
-        if name == "consume_frame":
-            node_inputs = {"frame": produced["frame_plain"].literals["o0"]}
-        result = drive(
-            steps.task_node(
-                timeline, f"n{index}", TaskRef(case["task"]), node_inputs, lambda _d, real=real: dict(real.literals)
-            )
-        )
-        produced[name] = real
-        real_outputs[timeline.outputs_uri(result.node, result.attempt)] = case["outputs"]
-    steps.succeed_workflow(timeline, {}, {})
-    objects = dict(timeline.objects)
-    for uri, flytekit_uri in real_outputs.items():
-        objects[uri] = _bytes(flytekit_uri)  # the exact bytes flytekit wrote
-    published = [r for r in timeline.records if r.published]
-    messages = encode_records(published, publisher_format="cloudevents_v2", rng=random.Random("fk:sns"))
-    return [m.body for m in messages], objects
 
 
 def _top_level(field_path: str) -> str | None:
@@ -113,9 +69,9 @@ def test_dag_over_real_flytekit_outputs(flytekit_artefacts: Artefacts, moto_endp
     s3, sqs, glue = (demo.boto_client(stack, s) for s in ("s3", "sqs", "glue"))
     s3.create_bucket(Bucket=LINEAGE_BUCKET)
     queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
-    bodies, objects = _generate(flytekit_artefacts)
-    write_objects(s3, objects)
-    send_to_queue(sqs, queue_url, bodies)
+    execution = flytekit_execution(flytekit_artefacts, CASES)
+    write_objects(s3, execution.objects)
+    send_to_queue(sqs, queue_url, [m.body for m in execution.messages])
 
     demo.run_dag(stack, sqs_queue=QUEUE, bucket=LINEAGE_BUCKET, read_buckets=[BUCKET])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -17,6 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from flytelineage.domain.event_decoding import SqsMessage, decode_messages
+from flytelineage.domain.event_table import events_to_table
+from flytelineage.domain.execution_grouping import split_ready
+from flytelineage.domain.execution_lineage import resolve_executions
+from flytelineage.domain.lineage_model import Dataset, Execution
 from flytelineage.domain.literal_datasets import (
     FoundDataset,
     LiteralRef,
@@ -25,6 +31,7 @@ from flytelineage.domain.literal_datasets import (
     read_literal_maps,
 )
 from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook, split_s3_uri
+from tests.flytekit_fixtures.events import flytekit_execution
 from tests.flytekit_fixtures.session import Artefacts
 
 pytestmark = pytest.mark.integration
@@ -97,53 +104,52 @@ def _norm(uri: str) -> str:
 
 # ---- the table ------------------------------------------------------------------------------------------------------
 
-# case -> (what the product must report for each dataset, issue point left unfixed that makes the case fail or "")
-#   footer: the columns of the real Parquet footer;   csv: the CSV header's column names (types free);
-#   csv_or_nothing: the header's names or no columns, never a problem;   none: no dataset at all.
+# Every fixture case and what it is about. What the product must report for each dataset follows from the file:
+#   a Parquet file: exactly the columns (name, Arrow type) of its footer;
+#   a CSV file of a structured dataset (format "csv"): the header's column names (types free);
+#   a CSV file behind a plain or CSV-typed FlyteFile/FlyteDirectory: the header's names or no columns;
+# and no problem at all, except where a miss is expected to be recorded (ANNOTATION_MISMATCH).
 CASES: dict[str, str] = {
-    "frame_plain": "footer",
-    "frame_annotated": "footer",
-    "frame_partly_annotated": "footer",
-    "frame_wrongly_annotated": "footer",
-    "arrow_plain": "footer",
-    "arrow_schema_annotated": "footer",
-    "frame_wide": "footer",
-    "frame_csv": "csv",
-    "schema_legacy": "footer",
-    "sd_directory": "footer",
-    "sd_spark_layout": "footer",
-    "sd_single_file": "footer",
-    "sd_trailing_slash": "footer",
-    "file_parquet_typed": "footer",
-    "file_csv_typed": "csv_or_nothing",
-    "file_plain_parquet": "footer",
-    "file_plain_csv": "csv_or_nothing",
-    "dir_parquet_typed": "footer",
-    "dir_plain_parquet": "footer",
-    "dir_plain_csv": "csv_or_nothing",
-    "frame_list": "footer",
-    "frame_dict": "footer",
-    "frame_nested": "footer",
-    "map_shards": "footer",
-    "frame_optional": "footer",
-    "frame_optional_none": "none",
-    "file_or_text": "footer",
-    "dataclass_bundle": "footer",
-    "pydantic_delivery": "footer",
-    "frame_list_offloaded": "footer",
-    "consume_frame": "none",
+    "frame_plain": "pd.DataFrame, no annotation",
+    "frame_annotated": "Annotated[pd.DataFrame, kwtypes(all 11 columns)]",
+    "frame_partly_annotated": "Annotated[pd.DataFrame, kwtypes(1 of 11 columns)]",
+    "frame_wrongly_annotated": "Annotated[pd.DataFrame, kwtypes(columns that do not exist)]",
+    "arrow_plain": "pa.Table",
+    "arrow_schema_annotated": "Annotated[StructuredDataset, pa.schema(3 of 11 columns)]",
+    "frame_wide": "2,500 columns: a footer larger than the first tail read",
+    "frame_csv": "Annotated[StructuredDataset, 'csv']: one object named <uri>/.csv",
+    "schema_legacy": "FlyteSchema[kwtypes(...)]",
+    "sd_directory": "StructuredDataset(uri=<directory>) written by the task",
+    "sd_spark_layout": "StructuredDataset(uri=<directory>) with part-*.snappy.parquet and _SUCCESS",
+    "sd_single_file": "StructuredDataset(uri=<.../data.parquet>)",
+    "sd_trailing_slash": "the same directory with and without a trailing slash",
+    "file_parquet_typed": "FlyteFile[parquet]",
+    "file_csv_typed": "FlyteFile[csv]",
+    "file_plain_parquet": "FlyteFile holding Parquet",
+    "file_plain_csv": "FlyteFile holding CSV",
+    "dir_parquet_typed": "FlyteDirectory[parquet]",
+    "dir_plain_parquet": "FlyteDirectory of Parquet files",
+    "dir_plain_csv": "FlyteDirectory of CSV files",
+    "frame_list": "List[pd.DataFrame]",
+    "frame_dict": "Dict[str, pd.DataFrame]",
+    "frame_nested": "List[Dict[str, pd.DataFrame]]",
+    "map_shards": "map_task over 3 shards (array node; outputs gathered into a collection)",
+    "frame_optional": "Optional[pd.DataFrame] holding a frame",
+    "frame_optional_none": "Optional[pd.DataFrame] holding None: no dataset",
+    "file_or_text": "Union[FlyteFile, str] holding a Parquet file",
+    "dataclass_bundle": "dataclass with a StructuredDataset, a FlyteFile (CSV) and a List[StructuredDataset]",
+    "pydantic_delivery": "pydantic model with a StructuredDataset and a FlyteDirectory",
+    "frame_list_offloaded": "List[pd.DataFrame] with flytekit's literal offloading on",
+    "consume_frame": "a task whose only output is an int: no dataset",
 }
+NO_DATASET = {"frame_optional_none", "consume_frame"}
 
 # Cases whose annotation names other columns than the file holds: the mismatch must be recorded as a problem.
 ANNOTATION_MISMATCH = {"frame_partly_annotated", "frame_wrongly_annotated", "arrow_schema_annotated"}
 
 # Cases that still fail because resolution does not handle them yet: case -> the issue point.
-P1 = "issue 10 point 1: Optional/Union outputs (scalar.union) are not walked"
-P2 = "issue 10 point 2: datasets inside dataclasses/pydantic models (scalar.binary msgpack) are not walked"
 P3 = "issue 10 point 3: declared columns override the real Parquet footer, and no mismatch problem is recorded"
 P4 = "issue 10 point 4: a CSV structured dataset gets no columns from its header"
-P5 = "issue 10 point 5: a StructuredDataset whose URI is a single object is listed as a directory"
-P6 = "issue 10 point 6: plain FlyteFile/FlyteDirectory: Parquet not recognised by its magic, CSV gets a problem"
 UNFIXED: dict[str, str] = {
     "frame_annotated": P3,
     "frame_partly_annotated": P3,
@@ -151,13 +157,6 @@ UNFIXED: dict[str, str] = {
     "arrow_schema_annotated": P3,
     "schema_legacy": P3,
     "frame_csv": P4,
-    "sd_single_file": P5,
-    "file_plain_parquet": P6,
-    "dir_plain_csv": P6,
-    "frame_optional": P1,
-    "file_or_text": P1,
-    "dataclass_bundle": P2,
-    "pydantic_delivery": P2,
 }
 
 
@@ -173,11 +172,10 @@ def test_every_fixture_case_is_in_the_table(flytekit_artefacts: Artefacts) -> No
 @pytest.mark.parametrize("name", [_param(n) for n in CASES])
 def test_reported_datasets_match_the_files(flytekit_artefacts: Artefacts, name: str) -> None:
     case = flytekit_artefacts.case(name)
-    expectation = CASES[name]
     result = resolve(case["outputs"])
     expected = {_norm(d["uri"]): d for d in case["datasets"]}
     reported = {_norm(r.dataset.uri): r for r in result.datasets}
-    if expectation == "none":
+    if name in NO_DATASET:
         assert expected == {}, "fixture: the case holds no dataset"
         assert reported == {}
         assert result.problems == ()
@@ -189,15 +187,13 @@ def test_reported_datasets_match_the_files(flytekit_artefacts: Artefacts, name: 
         got = reported[location]
         kind, columns = file_truth(entry["files"])
         assert kind != "none", f"fixture: {location} has no data"
-        if expectation == "footer":
-            assert kind == "parquet"
+        names = [n for n, _ in columns]
+        if kind == "parquet":
             assert got.fields == columns, f"{location}: columns differ from the file's footer"
-        elif expectation == "csv":
-            assert kind == "csv"
-            assert [n for n, _ in got.fields] == [n for n, _ in columns], f"{location}: not the CSV header"
+        elif entry["kind"] == "structured_dataset":
+            assert [n for n, _ in got.fields] == names, f"{location}: not the CSV header"
         else:
-            assert kind == "csv"
-            assert got.fields in ((), *[tuple(columns)]) or [n for n, _ in got.fields] == [n for n, _ in columns]
+            assert got.fields == () or [n for n, _ in got.fields] == names, f"{location}: not the CSV header"
         assert got.dataset.variable == entry["variable"]
         mismatch_problems += [p for p in result.problems if location in p]
     if name in ANNOTATION_MISMATCH:
@@ -205,3 +201,62 @@ def test_reported_datasets_match_the_files(flytekit_artefacts: Artefacts, name: 
         assert len(result.problems) == len(mismatch_problems)
     else:
         assert result.problems == (), "spurious problems"
+
+
+# ---- the same cases through the product's whole resolution: events -> grouping -> resolve_executions -----------------
+
+RECEIVED = datetime(2024, 1, 1, 13, 0, tzinfo=UTC)  # the generated events start at 12:00
+AS_OF = RECEIVED + timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def execution(flytekit_artefacts: Artefacts) -> Execution:
+    """One generated execution, one task node per case, resolved from S3 as the grouping operator does."""
+    from flytelineage.testing.flyte_event_generator import write_objects
+
+    run = flytekit_execution(flytekit_artefacts, list(CASES), name="fkresolve01")
+    write_objects(boto3.client("s3"), run.objects)
+    decoded = decode_messages([SqsMessage(m.message_id, m.body) for m in run.messages], received_at=RECEIVED)
+    assert decoded.quarantine == []
+    split = split_ready(None, events_to_table(decoded.events), as_of=AS_OF, settle=timedelta(minutes=10))
+    executions = resolve_executions(split.ready, S3BulkReaderHook(aws_conn_id=None), link_events=split.state.pending)
+    assert len(executions) == 1
+    return executions[0]
+
+
+def _by_location(execution: Execution) -> dict[str, Dataset]:
+    """Every location the execution reports -> its dataset (a collection's element locations map to it too)."""
+    found: dict[str, Dataset] = {}
+    for dataset in execution.datasets:
+        found[_norm(dataset.uri)] = dataset
+        for _, value in dataset.properties:
+            if value.startswith("s3://"):
+                found.setdefault(_norm(value), dataset)
+    return found
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in CASES])
+def test_execution_reports_the_files(flytekit_artefacts: Artefacts, execution: Execution, name: str) -> None:
+    case = flytekit_artefacts.case(name)
+    reported = _by_location(execution)
+    problems = [p for p in execution.problems if any(_norm(d["uri"]) in p for d in case["datasets"])]
+    for entry in case["datasets"]:
+        location = _norm(entry["uri"])
+        assert location in reported, f"{location} is not reported"
+        got = tuple((f.name, f.type) for f in reported[location].fields)
+        kind, columns = file_truth(entry["files"])
+        if kind == "parquet":
+            assert got == columns, f"{location}: columns differ from the file's footer"
+        elif entry["kind"] == "structured_dataset":
+            assert [n for n, _ in got] == [n for n, _ in columns], f"{location}: not the CSV header"
+        else:
+            assert got == () or [n for n, _ in got] == [n for n, _ in columns], f"{location}: not the CSV header"
+    if name in ANNOTATION_MISMATCH:
+        assert problems, "the annotation/file mismatch must be recorded as a problem"
+    else:
+        assert problems == [], "spurious problems"
+
+
+def test_execution_has_no_problem_outside_the_cases(flytekit_artefacts: Artefacts, execution: Execution) -> None:
+    locations = {_norm(d["uri"]) for c in flytekit_artefacts.cases.values() for d in c["datasets"]}
+    assert [p for p in execution.problems if not any(loc in p for loc in locations)] == []
