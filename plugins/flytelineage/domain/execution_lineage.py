@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 from flyteidl.core import types_pb2
 
+from flytelineage.domain.arrow_schema_fields import declared_mismatches, describe_fields
 from flytelineage.domain.execution_graph import ExecutionGraph, build_graph, parent_links
 from flytelineage.domain.execution_grouping import iter_execution_slices
 from flytelineage.domain.lineage_model import (
@@ -45,6 +46,7 @@ from flytelineage.domain.lineage_model import (
     ExecutionId,
     Job,
     NodeRun,
+    SchemaField,
     TaskRef,
 )
 from flytelineage.domain.literal_datasets import (
@@ -61,6 +63,7 @@ from flytelineage.domain.literal_datasets import (
 _T = TypeVar("_T")
 _TASK_KINDS = ("task", "array", "dynamic")
 _NOT_PRODUCERS = frozenset({"start", "end"})
+_SOURCE_RANK = {"parquet_footer": 0, "literal_type": 1}
 
 
 @dataclass(frozen=True)
@@ -220,12 +223,30 @@ def _side(
             # a dataclass ``path`` (found as a blob) that turned out to be a directory is a FlyteDirectory
             kind = "multipart_blob" if layout == "directory" and dataset.kind == "blob" else dataset.kind
             dataset = replace(dataset, layout=layout, kind=kind)
-        if dataset.uri in footers.fields and not dataset.fields:
-            dataset = replace(dataset, fields=footers.fields[dataset.uri], schema_source="parquet_footer")
+        if dataset.uri in footers.fields:
+            dataset = _footer_is_truth(dataset, footers.fields[dataset.uri], problems)
         elif dataset.uri in footers.problems:
             problems.add(footers.problems[dataset.uri])
         resolved.append(dataset)
     return _Side(ref, tuple(resolved))
+
+
+def _footer_is_truth(dataset: FoundDataset, footer: tuple[SchemaField, ...], problems: set[str]) -> FoundDataset:
+    """The file's columns replace the declared ones; the declaration stays as a property, a mismatch is a problem.
+
+    flytekit writes the whole DataFrame whatever ``Annotated[..., kwtypes(...)]`` says, so the declaration is what
+    the author meant, not what is stored.
+    """
+    if not dataset.fields:
+        return replace(dataset, fields=footer, schema_source="parquet_footer")
+    mismatches = declared_mismatches(dataset.fields, footer)
+    if mismatches:
+        problems.add(
+            f"dataset {dataset.uri} ({dataset.variable}): declared columns differ from the Parquet footer, which is "
+            f"used: {'; '.join(mismatches)}"
+        )
+    properties = (*dataset.properties, ("declared_columns", describe_fields(dataset.fields)))
+    return replace(dataset, fields=footer, schema_source="parquet_footer", properties=tuple(sorted(properties)))
 
 
 # ---- naming ---------------------------------------------------------------------------------------------------------
@@ -281,7 +302,7 @@ def _dataset_for(
     execution_id: ExecutionId, uri: str, seen: Sequence[FoundDataset], producers: Sequence[tuple[NodeRun, str]]
 ) -> Dataset:
     with_fields = [d for d in seen if d.fields]
-    best = min(with_fields or seen, key=lambda d: (d.schema_source != "literal_type", d.variable))
+    best = min(with_fields or seen, key=lambda d: (_SOURCE_RANK.get(d.schema_source, 9), d.variable))
     producer = _naming_producer(producers)
     common: dict[str, Any] = {
         "uri": uri,
@@ -290,6 +311,7 @@ def _dataset_for(
         "fields": best.fields,
         "schema_source": best.schema_source,
         "layout": best.layout if best.layout in ("file", "directory") else "",
+        "properties": best.properties,
         "project": execution_id.project,
         "domain": execution_id.domain,
     }

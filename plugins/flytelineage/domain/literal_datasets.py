@@ -88,6 +88,7 @@ class FoundDataset:
     schema_source: str = "none"
     layout: str = ""
     """``file``, ``directory``, or ``unknown`` (a dataclass ``path``: the footer phase decides); empty = by kind."""
+    properties: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -330,14 +331,12 @@ def _replace(dataset: FoundDataset, **changes: object) -> FoundDataset:
 
 
 def needs_footer(dataset: FoundDataset) -> bool:
-    """True when the dataset has no columns yet and its data is (or may be) Parquet.
+    """True when the dataset's data is (or may be) Parquet: the footer is the schema truth, declared columns or not.
 
     A blob with no declared format (a plain ``FlyteFile`` / ``FlyteDirectory``) may be Parquet: its data is looked
     at, and it is Parquet only if the file ends with the ``PAR1`` magic (no problem is recorded otherwise).
     """
-    if dataset.fields or not dataset.uri:
-        return False
-    return dataset.format.lower() in _FOOTER_FORMATS
+    return bool(dataset.uri) and dataset.format.lower() in _FOOTER_FORMATS
 
 
 @dataclass

@@ -94,7 +94,8 @@ def test_declared_interface_supplies_missing_columns() -> None:
     [
         (FoundDataset("v", "structured_dataset", "s3://b/sd", "parquet"), True),
         (FoundDataset("v", "structured_dataset", "s3://b/sd", "csv"), False),
-        (FoundDataset("v", "structured_dataset", "s3://b/sd", "", (SchemaField("a", "int64"),)), False),
+        # the footer is read even when columns are declared (issue 10.3)
+        (FoundDataset("v", "structured_dataset", "s3://b/sd", "", (SchemaField("a", "int64"),)), True),
         (FoundDataset("v", "schema", "s3://b/s", "parquet"), True),
         (FoundDataset("v", "multipart_blob", "s3://b/d", ""), True),
         (FoundDataset("v", "blob", "s3://b/f", ""), True),  # a plain FlyteFile may be Parquet (issue 10.6)
