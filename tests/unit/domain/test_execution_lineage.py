@@ -220,3 +220,47 @@ def test_annotations_are_used_when_no_footer_is_readable() -> None:
     (dataset,) = execution.datasets
     assert (dataset.fields, dataset.schema_source) == ((SchemaField("a", "int64"),), "literal_type")
     assert any("s3://b/sd" in p and "could not be listed" in p for p in execution.problems)
+
+
+def _two_nodes(first: tuple[str, str, float], second: tuple[str, str, float], passthrough: bool) -> Execution:
+    """Node ``first`` writes ``s3://b/x/`` (trailing slash); ``second`` reads ``s3://b/x`` and, when ``passthrough``,
+    returns it unchanged, else writes it too (a re-run writing the same location)."""
+    objects = {
+        "s3://b/1.pb": lit.literal_map_of({"o": _sd("s3://b/x/")}).SerializeToString(),
+        "s3://b/2i.pb": lit.literal_map_of({"i": _sd("s3://b/x")}).SerializeToString(),
+        "s3://b/2o.pb": lit.literal_map_of({"o": _sd("s3://b/x")}).SerializeToString(),
+    }
+    (n1, t1, end1), (n2, t2, end2) = first, second
+    rows = [
+        row("workflow", "SUCCEEDED", occurred=99),
+        row("node", "SUCCEEDED", node_id=n1, occurred=end1, output_uri="s3://b/1.pb", **_task_entity(t1)),
+        row(
+            "node",
+            "SUCCEEDED",
+            node_id=n2,
+            occurred=end2,
+            output_uri="s3://b/2o.pb",
+            **({"input_uri": "s3://b/2i.pb"} if passthrough else {}),
+            **_task_entity(t2),
+        ),
+    ]
+    return _resolve(rows, objects)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "passthrough", "named_after"),
+    [
+        # issue 10.7: the node that produced the data names it, whatever the string order of node ids
+        (("n6", "app.make", 1), ("n28", "app.check", 2), True, "app.make"),
+        (("n28", "app.make", 1), ("n6", "app.check", 2), True, "app.make"),
+        # both wrote it: the one that finished first; then natural order of node ids
+        (("n28", "app.a", 1), ("n6", "app.b", 2), False, "app.a"),
+        (("n28", "app.a", 1), ("n6", "app.b", 1), False, "app.b"),
+    ],
+)
+def test_a_dataset_is_named_after_the_node_that_produced_it(
+    first: tuple[str, str, float], second: tuple[str, str, float], passthrough: bool, named_after: str
+) -> None:
+    execution = _two_nodes(first, second, passthrough)
+    (dataset,) = execution.datasets  # trailing slash or not: one location, one dataset
+    assert (dataset.uri, dataset.producer_task) == ("s3://b/x", named_after)

@@ -19,6 +19,7 @@ from flytelineage.domain.literal_datasets import (
     find_datasets,
     is_allowed,
     needs_footer,
+    normalize_location,
     read_footer_schemas,
     read_literal_maps,
 )
@@ -330,3 +331,19 @@ def test_layout_and_parquet_recognition(
         assert dataset.uri not in outcome.problems
     else:
         assert problem in outcome.problems[dataset.uri]
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("s3://b/x/", "s3://b/x"),
+        ("s3://b/x", "s3://b/x"),
+        ("s3://b/x//", "s3://b/x"),
+        ("s3://b/", "s3://b"),
+        ("/local/dir/", "/local/dir"),
+        ("/", "/"),
+    ],
+)
+def test_locations_are_normalized(uri: str, expected: str) -> None:
+    assert normalize_location(uri) == expected
+    assert find_datasets(_map(v=lit.structured_dataset_literal(uri)))[0].uri == expected
