@@ -88,6 +88,7 @@ class FoundDataset:
     schema_source: str = "none"
     layout: str = ""
     """``file``, ``directory``, or ``unknown`` (a dataclass ``path``: the footer phase decides); empty = by kind."""
+    properties: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,14 @@ def _walk(
             found.append(dataset)
 
 
+def normalize_location(uri: str) -> str:
+    """One spelling per location: trailing slashes removed (``s3://b/x/`` and ``s3://b/x`` are one dataset)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri.rstrip("/") or uri
+    return f"{scheme}://{rest.rstrip('/')}"
+
+
 def _embedded_datasets(path: str, scalar: literals_pb2.Scalar) -> list[FoundDataset]:
     """Datasets inside a dataclass / pydantic value: ``binary`` msgpack (flytekit >= 1.14) or ``generic`` Struct.
 
@@ -276,10 +285,11 @@ def _embedded_datasets(path: str, scalar: literals_pb2.Scalar) -> list[FoundData
         if isinstance(item, dict):
             uri, fmt, file_path = item.get("uri"), item.get("file_format"), item.get("path")
             if isinstance(uri, str) and uri and "file_format" in item:
-                found.append(FoundDataset(where, "structured_dataset", uri, fmt if isinstance(fmt, str) else ""))
+                sd_format = fmt if isinstance(fmt, str) else ""
+                found.append(FoundDataset(where, "structured_dataset", normalize_location(uri), sd_format))
                 continue
             if isinstance(file_path, str) and _is_remote(file_path) and set(item) <= {"path", "metadata"}:
-                found.append(FoundDataset(where, "blob", file_path, "", layout="unknown"))
+                found.append(FoundDataset(where, "blob", normalize_location(file_path), "", layout="unknown"))
                 continue
             stack.extend((f"{where}.{key}", sub) for key, sub in item.items() if isinstance(key, str | int))
         elif isinstance(item, list):
@@ -301,15 +311,17 @@ def _scalar_dataset(
         sd_type = sd.metadata.structured_dataset_type
         fields = fields_from_structured_dataset_type(sd_type)
         fmt = sd_type.format
-        return _with_declared(FoundDataset(path, "structured_dataset", sd.uri, fmt, fields), declared)
+        sd_uri = normalize_location(sd.uri)
+        return _with_declared(FoundDataset(path, "structured_dataset", sd_uri, fmt, fields), declared)
     if which == "schema":
         fields = fields_from_schema_type(scalar.schema.type)
-        return _with_declared(FoundDataset(path, "schema", scalar.schema.uri, "parquet", fields), declared)
+        schema_uri = normalize_location(scalar.schema.uri)
+        return _with_declared(FoundDataset(path, "schema", schema_uri, "parquet", fields), declared)
     if which == "blob":
         blob = scalar.blob
         multipart = blob.metadata.type.dimensionality == types_pb2.BlobType.MULTIPART
         kind = "multipart_blob" if multipart else "blob"
-        return FoundDataset(path, kind, blob.uri, blob.metadata.type.format)
+        return FoundDataset(path, kind, normalize_location(blob.uri), blob.metadata.type.format)
     return None
 
 
@@ -330,14 +342,12 @@ def _replace(dataset: FoundDataset, **changes: object) -> FoundDataset:
 
 
 def needs_footer(dataset: FoundDataset) -> bool:
-    """True when the dataset has no columns yet and its data is (or may be) Parquet.
+    """True when the dataset's data is (or may be) Parquet: the footer is the schema truth, declared columns or not.
 
     A blob with no declared format (a plain ``FlyteFile`` / ``FlyteDirectory``) may be Parquet: its data is looked
     at, and it is Parquet only if the file ends with the ``PAR1`` magic (no problem is recorded otherwise).
     """
-    if dataset.fields or not dataset.uri:
-        return False
-    return dataset.format.lower() in _FOOTER_FORMATS
+    return bool(dataset.uri) and dataset.format.lower() in _FOOTER_FORMATS
 
 
 @dataclass

@@ -19,6 +19,7 @@ from flytelineage.domain.literal_datasets import (
     find_datasets,
     is_allowed,
     needs_footer,
+    normalize_location,
     read_footer_schemas,
     read_literal_maps,
 )
@@ -94,7 +95,8 @@ def test_declared_interface_supplies_missing_columns() -> None:
     [
         (FoundDataset("v", "structured_dataset", "s3://b/sd", "parquet"), True),
         (FoundDataset("v", "structured_dataset", "s3://b/sd", "csv"), False),
-        (FoundDataset("v", "structured_dataset", "s3://b/sd", "", (SchemaField("a", "int64"),)), False),
+        # the footer is read even when columns are declared (issue 10.3)
+        (FoundDataset("v", "structured_dataset", "s3://b/sd", "", (SchemaField("a", "int64"),)), True),
         (FoundDataset("v", "schema", "s3://b/s", "parquet"), True),
         (FoundDataset("v", "multipart_blob", "s3://b/d", ""), True),
         (FoundDataset("v", "blob", "s3://b/f", ""), True),  # a plain FlyteFile may be Parquet (issue 10.6)
@@ -329,3 +331,19 @@ def test_layout_and_parquet_recognition(
         assert dataset.uri not in outcome.problems
     else:
         assert problem in outcome.problems[dataset.uri]
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("s3://b/x/", "s3://b/x"),
+        ("s3://b/x", "s3://b/x"),
+        ("s3://b/x//", "s3://b/x"),
+        ("s3://b/", "s3://b"),
+        ("/local/dir/", "/local/dir"),
+        ("/", "/"),
+    ],
+)
+def test_locations_are_normalized(uri: str, expected: str) -> None:
+    assert normalize_location(uri) == expected
+    assert find_datasets(_map(v=lit.structured_dataset_literal(uri)))[0].uri == expected
