@@ -23,7 +23,7 @@ lint: venv
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
-test: lint
+test: lint flytekit-venv
 	$(BIN)/python -m pytest
 
 demo: venv
@@ -38,4 +38,17 @@ bench: venv
 	$(BIN)/python -m bench.pipeline
 
 clean:
-	rm -rf $(VENV) .local .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FK_VENV) .local .demo .pytest_cache .mypy_cache .ruff_cache
+
+# Test-only venv with the real flytekit, which writes the fixtures of tests/flytekit_fixtures/ (its botocore pin
+# differs from the runtime one, so it never shares the runtime venv).
+FK_VENV := .venv-flytekit
+FK_STAMP := $(FK_VENV)/.installed
+.PHONY: flytekit-venv
+
+flytekit-venv: $(FK_STAMP)
+
+$(FK_STAMP): requirements-flytekit.txt | $(STAMP)
+	test -x $(FK_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(PYTHON) $(FK_VENV)
+	$(BIN)/uv pip install --quiet --python $(FK_VENV)/bin/python -r requirements-flytekit.txt
+	touch $(FK_STAMP)

@@ -25,7 +25,7 @@ os.environ.pop("AIRFLOW__CORE__DAGS_FOLDER", None)
 
 from include.local_aws import moto_server  # noqa: E402
 
-pytest_plugins = ["tests.golden_files", "tests.fake_gms"]
+pytest_plugins = ["tests.golden_files", "tests.fake_gms", "tests.flytekit_fixtures.session"]
 
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

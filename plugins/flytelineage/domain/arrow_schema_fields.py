@@ -4,7 +4,8 @@ Two sources, in order of preference (flyte-events.md section 4):
 
 - the literal type's columns (``StructuredDatasetType.columns`` or the legacy ``SchemaType.columns``), present only
   when the task signature annotated them; mapped to Arrow-like type names (INTEGER -> ``int64``, FLOAT ->
-  ``double``, STRING -> ``string``, BOOLEAN -> ``bool``, DATETIME -> ``timestamp[us, tz=UTC]``, DURATION ->
+  ``double``, STRING -> ``string``, BOOLEAN -> ``bool``, DATETIME -> ``timestamp[us]`` (naive: what flytekit's
+  pandas/pyarrow encoders write for a declared ``datetime``), DURATION ->
   ``duration[us]``, collections -> ``list``, string-keyed maps -> ``map``, nested structured dataset types ->
   ``struct``);
 - the Parquet footer of the data file: only the last bytes of the file are read, never row data.
@@ -32,7 +33,7 @@ _SIMPLE_TO_ARROW = {
     types_pb2.SimpleType.FLOAT: "double",
     types_pb2.SimpleType.STRING: "string",
     types_pb2.SimpleType.BOOLEAN: "bool",
-    types_pb2.SimpleType.DATETIME: "timestamp[us, tz=UTC]",
+    types_pb2.SimpleType.DATETIME: "timestamp[us]",
     types_pb2.SimpleType.DURATION: "duration[us]",
     types_pb2.SimpleType.BINARY: "binary",
     types_pb2.SimpleType.NONE: "null",
@@ -42,7 +43,7 @@ _SCHEMA_COLUMN_TO_ARROW = {
     types_pb2.SchemaType.SchemaColumn.FLOAT: "double",
     types_pb2.SchemaType.SchemaColumn.STRING: "string",
     types_pb2.SchemaType.SchemaColumn.BOOLEAN: "bool",
-    types_pb2.SchemaType.SchemaColumn.DATETIME: "timestamp[us, tz=UTC]",
+    types_pb2.SchemaType.SchemaColumn.DATETIME: "timestamp[us]",
     types_pb2.SchemaType.SchemaColumn.DURATION: "duration[us]",
 }
 
@@ -93,6 +94,53 @@ def field_from_literal_type(name: str, literal_type: types_pb2.LiteralType) -> S
     if which == "blob":
         return SchemaField(name=name, type="string")
     return SchemaField(name=name, type="unknown")
+
+
+def describe_fields(fields: Iterable[SchemaField]) -> str:
+    """``name: type, ...``: declared columns kept as a documentation property when the footer is the schema."""
+    return ", ".join(f"{f.name}: {f.type}" for f in fields)
+
+
+def _family(type_name: str) -> str:
+    """A coarse type family, so that a declaration and a file agree when only width, unit or zone differ."""
+    name = type_name.split("[", 1)[0].split("(", 1)[0]
+    for prefix, family in (
+        ("large_string", "string"),
+        ("string", "string"),
+        ("utf8", "string"),
+        ("large_list", "list"),
+        ("int", "int"),
+        ("uint", "int"),
+        ("float", "float"),
+        ("double", "float"),
+        ("halffloat", "float"),
+        ("timestamp", "timestamp"),
+        ("duration", "duration"),
+        ("date", "date"),
+        ("decimal", "decimal"),
+        ("binary", "binary"),
+        ("large_binary", "binary"),
+    ):
+        if name.startswith(prefix):
+            return family
+    return name
+
+
+def declared_mismatches(declared: Iterable[SchemaField], actual: Iterable[SchemaField]) -> list[str]:
+    """How declared columns disagree with the file's: missing columns and type families that differ.
+
+    Columns in the file that were not declared are not a mismatch: flytekit writes the whole frame and an
+    annotation naming a subset of columns is a common, legitimate declaration.
+    """
+    in_file = {f.name: f for f in actual}
+    problems = []
+    for column in declared:
+        found = in_file.get(column.name)
+        if found is None:
+            problems.append(f"column {column.name!r} is not in the file")
+        elif _family(found.type) != _family(column.type) and column.type != "unknown":
+            problems.append(f"column {column.name!r} is declared {column.type} but the file has {found.type}")
+    return problems
 
 
 # ---- from Arrow schemas and Parquet footers -------------------------------------------------------------------------
@@ -156,6 +204,12 @@ class NeedMoreBytes:
     nbytes: int
 
 
+def is_parquet_tail(tail: bytes) -> bool:
+    """True when the bytes end like a Parquet file (footer length + ``PAR1``): how Parquet is recognised, whatever
+    format a blob declares."""
+    return len(tail) >= _TRAILER and tail[-4:] == PARQUET_MAGIC
+
+
 def parse_parquet_tail(tail: bytes, *, is_whole_file: bool) -> pa.Schema | NeedMoreBytes:
     """Parse the Arrow schema from the last bytes of a Parquet file.
 
@@ -179,10 +233,12 @@ def parse_parquet_tail(tail: bytes, *, is_whole_file: bool) -> pa.Schema | NeedM
 
 
 def first_data_file(file_uris: Iterable[str]) -> str | None:
-    """The data file whose footer stands for a multi-file dataset: the first in sorted order.
+    """The data file whose footer stands for a multi-file dataset: the first in sorted order (the first named
+    ``*.parquet`` / ``*.pq`` when there is one, so a directory mixing Parquet with other files is read right).
 
     Files whose base name starts with ``_`` or ``.`` (``_SUCCESS``, ``_metadata``, ``.crc``) are markers, not data.
     All files of one Flyte dataset are written by one task with one schema, so one footer is representative.
     """
     data = sorted(u for u in file_uris if not u.rstrip("/").rsplit("/", 1)[-1].startswith(("_", ".")))
-    return data[0] if data else None
+    parquet = [u for u in data if u.lower().endswith((".parquet", ".pq"))]
+    return (parquet or data)[0] if data else None

@@ -212,6 +212,7 @@ def dataset_mcps(dataset: Dataset, env: str) -> list[MetadataChangeProposalWrapp
         producer_task=dataset.producer_task,
         output_name=dataset.output_name,
     )
+    properties.update(_present(**dict(dataset.properties)))
     display = f"{dataset.producer_task}.{dataset.output_name}" if dataset.producer_task else dataset.name
     mcps = [
         Mcp(

@@ -4,14 +4,16 @@ Entry point: ``resolve_executions(ready_events, reader, read_buckets=..., link_e
 injected ``ObjectReader`` (each URI read once per call, all executions batched per phase).
 
 Dataset identity (DESIGN.md section 5). A dataset is keyed by its URI inside an execution. Its *producers* are the
-successful, non start/end nodes whose output LiteralMap contains that URI. The *naming producer* is the innermost
-producer that ran a task: a ``task`` node before an ``array`` node before a ``dynamic`` node (a dynamic or
-subworkflow node re-exports its children's outputs, so the child named it), ties broken by node id. With one, the
+successful, non start/end nodes whose output LiteralMap contains that URI. The *naming producer* is the node that
+produced the data: among the producers that ran a task, those that did not receive the same URI as an input (a
+node returning its input unchanged passes it through, it does not produce it), then a ``task`` node before an
+``array`` node before a ``dynamic`` node (a dynamic or subworkflow node re-exports its children's outputs, so the
+child named it), then the one that finished first, then node ids in natural order (``n6`` before ``n28``). With one, the
 dataset is ``flyte`` + ``P.D.<task name>.<variable path>``; without one (workflow inputs, data from a launch-plan
 child or from outside), it is ``<scheme>`` (``s3``) + ``<bucket>/<key>``. A cache hit's LiteralMap points at the
 original run's data, and naming by task and output variable makes it the same logical dataset as the original.
 When a task runs in several nodes, their outputs share one logical dataset; its ``uri`` is the one written by the
-lowest node id (the other locations stay visible per node only through the LiteralMaps).
+lowest node id in natural order (the other locations stay visible per node only through the LiteralMaps).
 
 Edges come only from data actually passed, never from event order: when node B's inputs contain a URI produced by
 node A, A is upstream of B. Producers that are B itself or B's ancestors are ignored; producers in B's own scope
@@ -27,8 +29,10 @@ A task whose nodes all failed still gets a job (so run history has a template), 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -36,6 +40,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 from flyteidl.core import types_pb2
 
+from flytelineage.domain.arrow_schema_fields import declared_mismatches, describe_fields
 from flytelineage.domain.execution_graph import ExecutionGraph, build_graph, parent_links
 from flytelineage.domain.execution_grouping import iter_execution_slices
 from flytelineage.domain.lineage_model import (
@@ -45,6 +50,7 @@ from flytelineage.domain.lineage_model import (
     ExecutionId,
     Job,
     NodeRun,
+    SchemaField,
     TaskRef,
 )
 from flytelineage.domain.literal_datasets import (
@@ -61,6 +67,7 @@ from flytelineage.domain.literal_datasets import (
 _T = TypeVar("_T")
 _TASK_KINDS = ("task", "array", "dynamic")
 _NOT_PRODUCERS = frozenset({"start", "end"})
+_SOURCE_RANK = {"parquet_footer": 0, "literal_type": 1}
 
 
 @dataclass(frozen=True)
@@ -218,12 +225,35 @@ def _side(
     found = find_datasets(literal_map, declared)
     resolved = []
     for dataset in found:
-        if dataset.uri in footers.fields and not dataset.fields:
-            dataset = replace(dataset, fields=footers.fields[dataset.uri], schema_source="parquet_footer")
+        layout = footers.layouts.get(dataset.uri)
+        if layout:
+            # a dataclass ``path`` (found as a blob) that turned out to be a directory is a FlyteDirectory
+            kind = "multipart_blob" if layout == "directory" and dataset.kind == "blob" else dataset.kind
+            dataset = replace(dataset, layout=layout, kind=kind)
+        if dataset.uri in footers.fields:
+            dataset = _footer_is_truth(dataset, footers.fields[dataset.uri], problems)
         elif dataset.uri in footers.problems:
             problems.add(footers.problems[dataset.uri])
         resolved.append(dataset)
     return _Side(ref, tuple(resolved))
+
+
+def _footer_is_truth(dataset: FoundDataset, footer: tuple[SchemaField, ...], problems: set[str]) -> FoundDataset:
+    """The file's columns replace the declared ones; the declaration stays as a property, a mismatch is a problem.
+
+    flytekit writes the whole DataFrame whatever ``Annotated[..., kwtypes(...)]`` says, so the declaration is what
+    the author meant, not what is stored.
+    """
+    if not dataset.fields:
+        return replace(dataset, fields=footer, schema_source="parquet_footer")
+    mismatches = declared_mismatches(dataset.fields, footer)
+    if mismatches:
+        problems.add(
+            f"dataset {dataset.uri} ({dataset.variable}): declared columns differ from the Parquet footer, which is "
+            f"used: {'; '.join(mismatches)}"
+        )
+    properties = (*dataset.properties, ("declared_columns", describe_fields(dataset.fields)))
+    return replace(dataset, fields=footer, schema_source="parquet_footer", properties=tuple(sorted(properties)))
 
 
 # ---- naming ---------------------------------------------------------------------------------------------------------
@@ -248,11 +278,36 @@ def _producers(nodes: Sequence[NodeRun], sides_out: Mapping[str, _Side]) -> dict
     return producers
 
 
-def _naming_producer(candidates: Sequence[tuple[NodeRun, str]]) -> tuple[NodeRun, str] | None:
-    eligible = [(n, v) for n, v in candidates if n.task is not None and n.kind in _TASK_KINDS]
+def _naming_producer(
+    candidates: Sequence[tuple[NodeRun, str]], passed_through: frozenset[str] = frozenset()
+) -> tuple[NodeRun, str] | None:
+    """The node a dataset is named after: the one that produced it (see the module docstring for the rule)."""
+    eligible = [
+        (n, v)
+        for n, v in candidates
+        if n.task is not None and n.kind in _TASK_KINDS and n.node_id not in passed_through
+    ]
+    if not eligible:
+        eligible = [(n, v) for n, v in candidates if n.task is not None and n.kind in _TASK_KINDS]
     if not eligible:
         return None
-    return min(eligible, key=lambda nv: (_TASK_KINDS.index(nv[0].kind), nv[0].node_id, nv[1]))
+    return min(
+        eligible, key=lambda nv: (_TASK_KINDS.index(nv[0].kind), _when(nv[0]), natural_key(nv[0].node_id), nv[1])
+    )
+
+
+_DIGITS = re.compile(r"(\d+)")
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def natural_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
+    """Order node ids as people read them: ``n6`` before ``n28`` (digit runs compare as numbers)."""
+    return tuple((1, int(part), "") if part.isdigit() else (0, 0, part) for part in _DIGITS.split(node_id) if part)
+
+
+def _when(node: NodeRun) -> datetime:
+    """When a node finished (its output existed), else started; unknown sorts last."""
+    return node.ended_at or node.started_at or _NEVER
 
 
 def _name_datasets(
@@ -269,24 +324,35 @@ def _name_datasets(
     for side in [*sides_in.values(), *sides_out.values(), wf_in, wf_out]:
         for dataset in side.datasets:
             found.setdefault(dataset.uri, []).append(dataset)
+    consumers: dict[str, set[str]] = {}
+    for node_id, side in sides_in.items():
+        for dataset in side.datasets:
+            consumers.setdefault(dataset.uri, set()).add(node_id)
     named: dict[str, _Named] = {}
     for uri in sorted(found):
-        named[uri] = _Named(uri, _dataset_for(execution_id, uri, found[uri], producers.get(uri, [])))
+        passed = frozenset(consumers.get(uri, ()))
+        named[uri] = _Named(uri, _dataset_for(execution_id, uri, found[uri], producers.get(uri, []), passed))
     return _merge_same_key(named, producers)
 
 
 def _dataset_for(
-    execution_id: ExecutionId, uri: str, seen: Sequence[FoundDataset], producers: Sequence[tuple[NodeRun, str]]
+    execution_id: ExecutionId,
+    uri: str,
+    seen: Sequence[FoundDataset],
+    producers: Sequence[tuple[NodeRun, str]],
+    passed_through: frozenset[str] = frozenset(),
 ) -> Dataset:
     with_fields = [d for d in seen if d.fields]
-    best = min(with_fields or seen, key=lambda d: (d.schema_source != "literal_type", d.variable))
-    producer = _naming_producer(producers)
+    best = min(with_fields or seen, key=lambda d: (_SOURCE_RANK.get(d.schema_source, 9), d.variable))
+    producer = _naming_producer(producers, passed_through)
     common: dict[str, Any] = {
         "uri": uri,
         "kind": best.kind,
         "format": best.format,
         "fields": best.fields,
         "schema_source": best.schema_source,
+        "layout": best.layout if best.layout in ("file", "directory") else "",
+        "properties": best.properties,
         "project": execution_id.project,
         "domain": execution_id.domain,
     }
@@ -307,7 +373,12 @@ def _merge_same_key(named: dict[str, _Named], producers: Mapping[str, list[tuple
         by_key.setdefault(item.dataset.key, []).append(item)
     merged: dict[str, _Named] = {}
     for items in by_key.values():
-        items.sort(key=lambda i: (min((n.node_id for n, _ in producers.get(i.uri_key, [])), default=""), i.uri_key))
+        items.sort(
+            key=lambda i: (
+                min((natural_key(n.node_id) for n, _ in producers.get(i.uri_key, [])), default=()),
+                i.uri_key,
+            )
+        )
         chosen = items[0].dataset
         if not chosen.fields:
             donor = next((i.dataset for i in items if i.dataset.fields), None)
@@ -316,6 +387,10 @@ def _merge_same_key(named: dict[str, _Named], producers: Mapping[str, list[tuple
         for item in items:
             merged[item.uri_key] = _Named(item.uri_key, chosen)
     return merged
+
+
+def _lowest_node(producers: Sequence[tuple[NodeRun, str]]) -> tuple[tuple[int, int, str], ...]:
+    return min((natural_key(n.node_id) for n, _ in producers), default=())
 
 
 def _uses(side: _Side, datasets: Mapping[str, _Named]) -> tuple[DatasetUse, ...]:

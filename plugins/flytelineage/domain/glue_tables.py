@@ -24,9 +24,10 @@ execution wins, so the table points at the newest data. Locations: structured da
 multipart blobs use their URI as a directory; a single-file blob uses the directory that holds the file (Flyte
 writes each output under its own prefix, so that directory normally holds only that file). Data is never copied.
 
-Formats: Parquet (structured datasets and schemas with format ``parquet`` or none, which is Flyte's default) needs
-known columns; blobs with format ``csv`` or ``json`` get a text table, with columns when they are known. Everything
-else is skipped with a reason for the caller to log.
+Formats: Parquet (structured datasets and schemas with format ``parquet`` or none, which is Flyte's default;
+``FlyteFile[parquet]`` / ``FlyteDirectory[parquet]``; plain blobs whose data was recognised as Parquet by its footer)
+needs known columns; blobs with format ``csv`` or ``json`` get a text table, with columns when they are known.
+Everything else is skipped with a reason for the caller to log.
 
 Arrow to Hive types: see ``arrow_to_hive``.
 """
@@ -310,6 +311,14 @@ def storage_format(dataset: Dataset) -> str:
                 "annotate the output's columns in the task to get a Glue table."
             )
         return "parquet"
+    if dataset.kind in _BLOB_KINDS and (fmt == "parquet" or (not fmt and dataset.schema_source == "parquet_footer")):
+        # FlyteFile[parquet] / FlyteDirectory[parquet], or a plain one whose data turned out to be Parquet
+        if not dataset.fields:
+            raise GlueTypeError(
+                f"Parquet {dataset.kind} whose footer could not be read (see the execution's problems); "
+                "no columns to register."
+            )
+        return "parquet"
     if dataset.kind in _TABULAR_KINDS | _BLOB_KINDS and fmt in ("csv", "json"):
         return fmt
     raise GlueTypeError(
@@ -319,9 +328,10 @@ def storage_format(dataset: Dataset) -> str:
 
 
 def table_location(dataset: Dataset) -> str:
-    """The directory URI a table reads (always ending in ``/``): the URI, or a single-file blob's parent."""
+    """The directory URI a table reads (always ending in ``/``): the URI, or the parent of a single file (a
+    single-file blob, or a structured dataset whose URI turned out to be one object)."""
     uri = dataset.uri
-    if dataset.kind == "blob":
+    if dataset.kind == "blob" or dataset.layout == "file":
         uri = uri.rstrip("/").rsplit("/", 1)[0]
     return uri if uri.endswith("/") else uri + "/"
 

@@ -61,6 +61,9 @@ class Dataset:
     ``uri`` is the physical location of this run's data (a directory for structured datasets and multipart blobs).
     ``kind`` is ``structured_dataset``, ``schema``, ``blob`` or ``multipart_blob``.
     ``schema_source`` says where ``fields`` came from: ``literal_type``, ``parquet_footer`` or ``none``.
+    ``layout`` is ``file`` or ``directory`` when the data was looked at (a structured dataset whose URI is one
+    object is a ``file``), else empty. ``properties`` are sorted ``(name, value)`` facts for documentation (declared
+    columns, element locations of a collection).
     """
 
     platform: str
@@ -74,6 +77,8 @@ class Dataset:
     output_name: str | None = None
     project: str = ""
     domain: str = ""
+    layout: str = ""
+    properties: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -282,7 +287,13 @@ def _job(data: dict[str, Any]) -> Job:
 
 
 def _dataset(data: dict[str, Any]) -> Dataset:
-    return Dataset(**{**data, "fields": tuple(_field(f) for f in data.get("fields", ()))})
+    return Dataset(
+        **{
+            **data,
+            "fields": tuple(_field(f) for f in data.get("fields", ())),
+            "properties": tuple((str(k), str(v)) for k, v in data.get("properties", ())),
+        }
+    )
 
 
 class LineageFormatError(ValueError):

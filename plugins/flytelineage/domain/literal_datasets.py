@@ -4,8 +4,11 @@ What counts as a dataset (flyte-events.md section 4): structured datasets (``kin
 directory), legacy schemas (``schema``, a directory of Parquet parts), single-file blobs (``blob``) and multipart
 blobs (``multipart_blob``, a directory), at any depth inside collections and maps, and behind offloaded literals
 (``Literal.offloaded_metadata.uri`` holds a serialized ``core.Literal``). A dataset's variable path is the variable
-name, then ``.<index>`` per collection level and ``.<key>`` per map level. Datasets inside dataclasses
-(``scalar.binary`` msgpack) are opaque and not found.
+name, then ``.<index>`` per collection level and ``.<key>`` per map level. ``Optional``/``Union`` values
+(``scalar.union``) are walked with the type of the stored variant. Dataclasses and pydantic models (``scalar.binary``
+with tag ``msgpack``, or the older ``scalar.generic`` Struct) are decoded and searched for flytekit's serialized
+StructuredDataset (``{"uri", "file_format"}``) and FlyteFile/FlyteDirectory (``{"path"}``) values at any depth,
+their path continuing with ``.<field>`` / ``.<index>``.
 
 Reading happens in phases, each asking the ``ObjectReader`` once with the full set of URIs of all executions, so the
 implementation can read concurrently and every URI is read at most once per run:
@@ -27,8 +30,10 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import msgpack
 import pyarrow as pa
 from flyteidl.core import literals_pb2, types_pb2
+from google.protobuf import json_format
 from google.protobuf.message import DecodeError as ProtoDecodeError
 
 from flytelineage.domain.arrow_schema_fields import (
@@ -38,6 +43,7 @@ from flytelineage.domain.arrow_schema_fields import (
     fields_from_schema_type,
     fields_from_structured_dataset_type,
     first_data_file,
+    is_parquet_tail,
     parse_parquet_tail,
 )
 from flytelineage.domain.lineage_model import SchemaField
@@ -80,6 +86,9 @@ class FoundDataset:
     format: str = ""
     fields: tuple[SchemaField, ...] = ()
     schema_source: str = "none"
+    layout: str = ""
+    """``file``, ``directory``, or ``unknown`` (a dataclass ``path``: the footer phase decides); empty = by kind."""
+    properties: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,8 @@ def _offloaded(literal_map: literals_pb2.LiteralMap) -> list[literals_pb2.Litera
             stack.extend(lit.collection.literals)
         elif which == "map":
             stack.extend(lit.map.literals.values())
+        elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
+            stack.append(lit.scalar.union.value)
     return found
 
 
@@ -228,10 +239,67 @@ def _walk(
         value_type = declared.map_value_type if declared is not None and declared.HasField("map_value_type") else None
         for key in sorted(lit.map.literals):
             _walk(f"{path}.{key}", lit.map.literals[key], value_type, found)
+    elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
+        # Optional[...] / Union[...]: the value is wrapped with the type of the variant stored (``Union.type``,
+        # flytekit's ``stored_type``)
+        union = lit.scalar.union
+        stored = union.type if union.HasField("type") else declared
+        _walk(path, union.value, stored, found)
+    elif which == "scalar" and lit.scalar.WhichOneof("value") in ("binary", "generic"):
+        found.extend(_embedded_datasets(path, lit.scalar))
     elif which == "scalar":
         dataset = _scalar_dataset(path, lit.scalar, declared)
         if dataset is not None:
             found.append(dataset)
+
+
+def normalize_location(uri: str) -> str:
+    """One spelling per location: trailing slashes removed (``s3://b/x/`` and ``s3://b/x`` are one dataset)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri.rstrip("/") or uri
+    return f"{scheme}://{rest.rstrip('/')}"
+
+
+def _embedded_datasets(path: str, scalar: literals_pb2.Scalar) -> list[FoundDataset]:
+    """Datasets inside a dataclass / pydantic value: ``binary`` msgpack (flytekit >= 1.14) or ``generic`` Struct.
+
+    flytekit serializes a StructuredDataset field as ``{"uri", "file_format"}`` and a FlyteFile / FlyteDirectory
+    field as ``{"path"}`` (plus ``metadata`` for files); they may be nested at any depth in dicts and lists.
+    A ``path`` does not say whether it is a file or a directory: it is found as a ``blob`` with no format and the
+    footer phase tells which (an existing object is a file).
+    """
+    if scalar.WhichOneof("value") == "binary":
+        if scalar.binary.tag != "msgpack":
+            return []
+        try:
+            value = msgpack.unpackb(scalar.binary.value, strict_map_key=False, raw=False)
+        except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, UnicodeDecodeError):
+            return []
+    else:
+        value = json_format.MessageToDict(scalar.generic)
+    found: list[FoundDataset] = []
+    stack: list[tuple[str, object]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            uri, fmt, file_path = item.get("uri"), item.get("file_format"), item.get("path")
+            if isinstance(uri, str) and uri and "file_format" in item:
+                sd_format = fmt if isinstance(fmt, str) else ""
+                found.append(FoundDataset(where, "structured_dataset", normalize_location(uri), sd_format))
+                continue
+            if isinstance(file_path, str) and _is_remote(file_path) and set(item) <= {"path", "metadata"}:
+                found.append(FoundDataset(where, "blob", normalize_location(file_path), "", layout="unknown"))
+                continue
+            stack.extend((f"{where}.{key}", sub) for key, sub in item.items() if isinstance(key, str | int))
+        elif isinstance(item, list):
+            stack.extend((f"{where}.{index}", sub) for index, sub in enumerate(item))
+    return found
+
+
+def _is_remote(path: str) -> bool:
+    """A location a lineage consumer can name (``s3://...``); local paths of a task pod are not datasets."""
+    return "://" in path
 
 
 def _scalar_dataset(
@@ -243,15 +311,17 @@ def _scalar_dataset(
         sd_type = sd.metadata.structured_dataset_type
         fields = fields_from_structured_dataset_type(sd_type)
         fmt = sd_type.format
-        return _with_declared(FoundDataset(path, "structured_dataset", sd.uri, fmt, fields), declared)
+        sd_uri = normalize_location(sd.uri)
+        return _with_declared(FoundDataset(path, "structured_dataset", sd_uri, fmt, fields), declared)
     if which == "schema":
         fields = fields_from_schema_type(scalar.schema.type)
-        return _with_declared(FoundDataset(path, "schema", scalar.schema.uri, "parquet", fields), declared)
+        schema_uri = normalize_location(scalar.schema.uri)
+        return _with_declared(FoundDataset(path, "schema", schema_uri, "parquet", fields), declared)
     if which == "blob":
         blob = scalar.blob
         multipart = blob.metadata.type.dimensionality == types_pb2.BlobType.MULTIPART
         kind = "multipart_blob" if multipart else "blob"
-        return FoundDataset(path, kind, blob.uri, blob.metadata.type.format)
+        return FoundDataset(path, kind, normalize_location(blob.uri), blob.metadata.type.format)
     return None
 
 
@@ -272,47 +342,73 @@ def _replace(dataset: FoundDataset, **changes: object) -> FoundDataset:
 
 
 def needs_footer(dataset: FoundDataset) -> bool:
-    """True when the dataset has no columns yet and its data is (or may be) Parquet."""
-    if dataset.fields or not dataset.uri:
-        return False
-    if dataset.kind in ("structured_dataset", "schema", "multipart_blob"):
-        return dataset.format.lower() in _FOOTER_FORMATS
-    return dataset.kind == "blob" and dataset.format.lower() == "parquet"
+    """True when the dataset's data is (or may be) Parquet: the footer is the schema truth, declared columns or not.
+
+    A blob with no declared format (a plain ``FlyteFile`` / ``FlyteDirectory``) may be Parquet: its data is looked
+    at, and it is Parquet only if the file ends with the ``PAR1`` magic (no problem is recorded otherwise).
+    """
+    return bool(dataset.uri) and dataset.format.lower() in _FOOTER_FORMATS
 
 
 @dataclass
 class FooterOutcome:
-    """Schemas by dataset uri, and problems by dataset uri."""
+    """Schemas, problems and the layout found (``file`` / ``directory``), all keyed by dataset uri."""
 
     fields: dict[str, tuple[SchemaField, ...]] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+    layouts: dict[str, str] = field(default_factory=dict)
 
 
 def read_footer_schemas(
     datasets: Iterable[FoundDataset], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
 ) -> FooterOutcome:
-    """Schemas from the Parquet footers of the datasets that need one (``needs_footer``), keyed by dataset uri."""
+    """Schemas from the Parquet footers of the datasets that need one (``needs_footer``), keyed by dataset uri.
+
+    A declared single-file blob is its own data file. Every other dataset is listed as a directory; when nothing
+    is under it, its URI is tried as one object (``StructuredDataset(uri=".../data.parquet")``) and, if it exists,
+    it is a file (``layouts``). Data files without the ``PAR1`` magic are "not Parquet": a problem for datasets
+    declared Parquet (or structured datasets with no format), silence for blobs with no declared format.
+    """
     outcome = FooterOutcome()
     wanted = {d.uri: d for d in datasets if needs_footer(d)}
-    files = _data_files(wanted, reader, read_buckets, outcome.problems)
-    schemas = _footer_schemas(sorted(set(files.values())), reader, read_buckets, outcome.problems)
+    files = _data_files(wanted, reader, read_buckets, outcome)
+    schemas, not_parquet = _footer_schemas(sorted(set(files.values())), reader, read_buckets, outcome.problems)
     for dataset_uri, file_uri in files.items():
         schema = schemas.get(file_uri)
         if schema is not None:
             outcome.fields[dataset_uri] = fields_from_arrow_schema(schema)
+        elif file_uri in not_parquet:
+            if not _may_be_other(wanted[dataset_uri]):
+                outcome.problems[dataset_uri] = f"{_what(wanted[dataset_uri])} {dataset_uri}: {not_parquet[file_uri]}"
         elif file_uri in outcome.problems:
             outcome.problems[dataset_uri] = outcome.problems[file_uri]
     return outcome
 
 
+def _may_be_other(dataset: FoundDataset) -> bool:
+    """A blob with no declared format can hold anything: not being Parquet is not a problem."""
+    return dataset.kind in ("blob", "multipart_blob") and not dataset.format
+
+
+def _what(dataset: FoundDataset) -> str:
+    return "Parquet file" if dataset.kind == "blob" else "dataset"
+
+
 def _footer_schemas(
     file_uris: Sequence[str], reader: ObjectReader, read_buckets: Sequence[str], problems: dict[str, str]
-) -> dict[str, pa.Schema]:
-    """Read ``TAIL_BYTES`` of every file, then once more (per needed size) for footers that did not fit."""
+) -> tuple[dict[str, pa.Schema], dict[str, str]]:
+    """Read ``TAIL_BYTES`` of every file, then once more (per needed size) for footers that did not fit.
+
+    Returns the schemas and, separately, the files that are not Parquet at all (no magic) with the reason.
+    """
     schemas: dict[str, pa.Schema] = {}
+    not_parquet: dict[str, str] = {}
     retry: dict[str, int] = {}
     tails = _read_allowed(file_uris, _tail_reader(reader, TAIL_BYTES), read_buckets, problems, "Parquet file")
     for file_uri, tail in tails.items():
+        if not is_parquet_tail(tail):
+            not_parquet[file_uri] = f"data file {file_uri} is not a Parquet file (no PAR1 magic at the end)"
+            continue
         parsed = _parse_or_problem(file_uri, tail, len(tail) < TAIL_BYTES, problems)
         if isinstance(parsed, NeedMoreBytes):
             retry[file_uri] = parsed.nbytes
@@ -327,7 +423,7 @@ def _footer_schemas(
                 schemas[file_uri] = parsed
             elif isinstance(parsed, NeedMoreBytes):
                 problems[file_uri] = f"Parquet file {file_uri}: footer still incomplete after reading {nbytes} bytes"
-    return schemas
+    return schemas, not_parquet
 
 
 def _tail_reader(reader: ObjectReader, nbytes: int) -> _ReadFn:
@@ -338,26 +434,51 @@ def _tail_reader(reader: ObjectReader, nbytes: int) -> _ReadFn:
 
 
 def _data_files(
-    wanted: Mapping[str, FoundDataset], reader: ObjectReader, read_buckets: Sequence[str], problems: dict[str, str]
+    wanted: Mapping[str, FoundDataset], reader: ObjectReader, read_buckets: Sequence[str], outcome: FooterOutcome
 ) -> dict[str, str]:
-    """Dataset uri -> the file whose footer is read (single-file blobs are their own file)."""
-    files = {uri: uri for uri, d in wanted.items() if d.kind == "blob"}
-    dirs = sorted(uri for uri, d in wanted.items() if d.kind != "blob")
-    allowed = [u for u in dirs if is_allowed(u, read_buckets)]
+    """Dataset uri -> the file whose footer is read (single-file blobs and single objects are their own file)."""
+    problems = outcome.problems
+    files = {uri: uri for uri, d in wanted.items() if d.kind == "blob" and d.layout != "unknown"}
+    outcome.layouts.update(dict.fromkeys(files, "file"))
+    dirs = sorted(uri for uri in wanted if uri not in files)
+    allowed_buckets = frozenset(read_buckets)
+    allowed = [u for u in dirs if not allowed_buckets or bucket_of(u) in allowed_buckets]
+    allowed_set = set(allowed)
     for uri in dirs:
-        if uri not in allowed:
+        if uri not in allowed_set:
             problems[uri] = f"dataset {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
     listing = reader.list_files(allowed) if allowed else {}
+    unlisted: dict[str, Exception] = {}
     for uri in allowed:
         value = listing.get(uri, DatasetReadError("reader returned nothing"))
         if isinstance(value, Exception):
-            problems[uri] = f"dataset {uri} could not be listed: {value}"
+            unlisted[uri] = value
             continue
         first = first_data_file(value)
+        outcome.layouts[uri] = "directory"
         if first is None:
             problems[uri] = f"dataset {uri} has no data files"
         else:
             files[uri] = first
+    files.update(_single_objects(unlisted, reader, outcome))
+    return files
+
+
+def _single_objects(unlisted: Mapping[str, Exception], reader: ObjectReader, outcome: FooterOutcome) -> dict[str, str]:
+    """Of the URIs nothing is listed under, those that are one existing object: they are their own data file.
+
+    The existence check is a one-byte tail read (cheaper than a second listing, and the reader interface has it).
+    """
+    if not unlisted:
+        return {}
+    probes = reader.read_tails(sorted(unlisted), 1)
+    files: dict[str, str] = {}
+    for uri, error in unlisted.items():
+        if isinstance(probes.get(uri, error), bytes):
+            files[uri] = uri
+            outcome.layouts[uri] = "file"
+        else:
+            outcome.problems[uri] = f"dataset {uri} could not be listed: {error}"
     return files
 
 

@@ -9,8 +9,11 @@ the task/workflow interfaces that cloudEvents v2 attaches.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+import msgpack
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
+from google.protobuf import json_format, struct_pb2
 
 SIMPLE = types_pb2.SimpleType
 SCHEMA_COLUMN = types_pb2.SchemaType.SchemaColumn.SchemaColumnType
@@ -167,3 +170,37 @@ def typed_interface(
     for name, literal in outputs.items():
         interface.outputs.variables[name].type.CopyFrom(literal_type_of(literal))
     return interface
+
+
+# ---- shapes added for what flytekit 1.16 really writes (issue 10) ---------------------------------------------------
+
+
+def union_literal(
+    value: literals_pb2.Literal, stored_type: types_pb2.LiteralType | None = None
+) -> literals_pb2.Literal:
+    """An ``Optional[...]`` / ``Union[...]`` value: flytekit wraps it with the type of the variant it stored."""
+    union = literals_pb2.Union(value=value, type=stored_type or literal_type_of(value))
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(union=union))
+
+
+def sd_value(uri: str, file_format: str = "parquet") -> dict[str, str]:
+    """A StructuredDataset field inside a dataclass / pydantic model, as flytekit serializes it."""
+    return {"uri": uri, "file_format": file_format}
+
+
+def file_value(path: str) -> dict[str, str]:
+    """A FlyteFile / FlyteDirectory field inside a dataclass / pydantic model, as flytekit serializes it."""
+    return {"path": path}
+
+
+def msgpack_literal(value: Any) -> literals_pb2.Literal:
+    """A dataclass or pydantic model as flytekit 1.14+ stores it: ``scalar.binary`` with tag ``msgpack``."""
+    binary = literals_pb2.Binary(value=msgpack.packb(value), tag="msgpack")
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(binary=binary))
+
+
+def generic_literal(value: Mapping[str, Any]) -> literals_pb2.Literal:
+    """A dataclass as older flytekit stores it: ``scalar.generic``, a protobuf ``Struct`` of its JSON form."""
+    generic = struct_pb2.Struct()
+    json_format.ParseDict(dict(value), generic)
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(generic=generic))

@@ -23,7 +23,7 @@ RICH_SCHEMA = pa.schema(
         ("score", pa.float64()),
         ("name", pa.string()),
         ("active", pa.bool_()),
-        ("updated_at", pa.timestamp("us", tz="UTC")),
+        ("updated_at", pa.timestamp("us")),
         ("day", pa.date32()),
         ("amount", pa.decimal128(12, 2)),
         ("tags", pa.list_(pa.string())),
@@ -38,7 +38,7 @@ ORDERS_SCHEMA = pa.schema(
         ("customer", pa.string()),
         ("total", pa.float64()),
         ("paid", pa.bool_()),
-        ("ordered_at", pa.timestamp("us", tz="UTC")),
+        ("ordered_at", pa.timestamp("us")),
     ]
 )
 
@@ -74,6 +74,8 @@ ORDERS_SCHEMA_COLUMNS = {
 }
 
 _EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+#: flytekit's encoders write a declared ``datetime`` column as a naive ``timestamp[us]`` (pandas datetime64)
+_NAIVE_EPOCH = _EPOCH.replace(tzinfo=None)
 _CITIES = ["Lisbon", "Oslo", "Denver", "Osaka", "Lagos"]
 
 
@@ -85,7 +87,7 @@ def rich_table(rng: random.Random, rows: int) -> pa.Table:
         "score": [round(rng.random() * 100, 3) for _ in ids],
         "name": [f"item-{rng.randrange(10_000)}" for _ in ids],
         "active": [rng.random() < 0.5 for _ in ids],
-        "updated_at": [_EPOCH + dt.timedelta(seconds=rng.randrange(86_400 * 30)) for _ in ids],
+        "updated_at": [_NAIVE_EPOCH + dt.timedelta(seconds=rng.randrange(86_400 * 30)) for _ in ids],
         "day": [(_EPOCH + dt.timedelta(days=rng.randrange(365))).date() for _ in ids],
         "amount": [decimal.Decimal(rng.randrange(1_000_000)) / 100 for _ in ids],
         "tags": [[f"t{rng.randrange(5)}" for _ in range(rng.randrange(3))] for _ in ids],
@@ -103,7 +105,7 @@ def orders_table(rng: random.Random, rows: int) -> pa.Table:
         "customer": [f"c{rng.randrange(500)}" for _ in ids],
         "total": [round(rng.random() * 500, 2) for _ in ids],
         "paid": [rng.random() < 0.8 for _ in ids],
-        "ordered_at": [_EPOCH + dt.timedelta(minutes=rng.randrange(60 * 24 * 30)) for _ in ids],
+        "ordered_at": [_NAIVE_EPOCH + dt.timedelta(minutes=rng.randrange(60 * 24 * 30)) for _ in ids],
     }
     return pa.Table.from_pydict(data, schema=ORDERS_SCHEMA)
 

@@ -11,6 +11,7 @@ from flyteidl.core import types_pb2
 
 from flytelineage.domain.arrow_schema_fields import (
     NeedMoreBytes,
+    declared_mismatches,
     field_from_arrow,
     field_from_literal_type,
     fields_from_schema_type,
@@ -31,7 +32,7 @@ S = types_pb2.SimpleType
         (S.FLOAT, "double"),
         (S.STRING, "string"),
         (S.BOOLEAN, "bool"),
-        (S.DATETIME, "timestamp[us, tz=UTC]"),
+        (S.DATETIME, "timestamp[us]"),  # naive, as flytekit writes a declared datetime
         (S.DURATION, "duration[us]"),
         (S.BINARY, "binary"),
         (S.STRUCT, "unknown"),
@@ -54,7 +55,7 @@ def test_nested_literal_types_become_children() -> None:
 
 def test_legacy_schema_columns() -> None:
     schema = lit.schema_literal("s3://b/s", {"a": 0, "b": 4}).scalar.schema.type
-    assert fields_from_schema_type(schema) == (SchemaField("a", "int64"), SchemaField("b", "timestamp[us, tz=UTC]"))
+    assert fields_from_schema_type(schema) == (SchemaField("a", "int64"), SchemaField("b", "timestamp[us]"))
 
 
 @pytest.mark.parametrize(
@@ -122,3 +123,26 @@ def test_first_data_file_is_the_first_sorted_non_marker() -> None:
     files = ["s3://b/d/part-2.parquet", "s3://b/d/_SUCCESS", "s3://b/d/.part-0.crc", "s3://b/d/part-1.parquet"]
     assert first_data_file(files) == "s3://b/d/part-1.parquet"
     assert first_data_file(["s3://b/d/_SUCCESS"]) is None
+
+
+@pytest.mark.parametrize(
+    ("declared", "actual", "expected"),
+    [
+        # issue 10.3: a subset of the file's columns is a legitimate declaration
+        ([SchemaField("a", "int64")], [SchemaField("a", "int64"), SchemaField("b", "string")], []),
+        # width, unit and zone are not a mismatch (declared datetime vs naive timestamp[ns] from an old writer)
+        (
+            [SchemaField("t", "timestamp[us]"), SchemaField("s", "string"), SchemaField("i", "int64")],
+            [SchemaField("t", "timestamp[ns]"), SchemaField("s", "large_string"), SchemaField("i", "int32")],
+            [],
+        ),
+        ([SchemaField("zz", "int64")], [SchemaField("a", "int64")], ["column 'zz' is not in the file"]),
+        (
+            [SchemaField("a", "double")],
+            [SchemaField("a", "string")],
+            ["column 'a' is declared double but the file has string"],
+        ),
+    ],
+)
+def test_declared_mismatches(declared: list[SchemaField], actual: list[SchemaField], expected: list[str]) -> None:
+    assert declared_mismatches(declared, actual) == expected

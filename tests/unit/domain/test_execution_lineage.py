@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from flyteidl.core import types_pb2
 
 from flytelineage.domain.execution_grouping import order_events
 from flytelineage.domain.execution_lineage import resolve_executions, workflow_name
 from flytelineage.domain.in_memory_objects import InMemoryObjectReader
-from flytelineage.domain.lineage_model import DatasetUse, Execution, TaskRef
+from flytelineage.domain.lineage_model import DatasetUse, Execution, SchemaField, TaskRef
 from flytelineage.testing import flyte_literals as lit
 from tests.unit.domain.event_rows import row, table
 
@@ -161,3 +165,102 @@ def test_a_task_run_by_several_nodes_is_one_logical_dataset_located_at_the_lowes
     execution = _resolve(rows, objects)
     assert [(d.key, d.uri) for d in execution.datasets] == [("flyte:p.d.app.t.o", "s3://b/two")]
     assert execution.jobs[0].node_ids == ("n1", "n2")
+
+
+def _one_task_run(objects: dict[str, bytes], **outputs: Any) -> Execution:
+    objects["s3://b/out.pb"] = lit.literal_map_of(outputs).SerializeToString()
+    rows = [
+        row("workflow", "SUCCEEDED", occurred=9),
+        row("node", "SUCCEEDED", node_id="n0", output_uri="s3://b/out.pb", **_task_entity("app.t")),
+    ]
+    return _resolve(rows, objects)
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+FRAME = pa.table({"a": [1], "b": ["x"], "t": pa.array([0], pa.timestamp("us"))})
+FRAME_FIELDS = (SchemaField("a", "int64"), SchemaField("b", "string"), SchemaField("t", "timestamp[us]"))
+S = types_pb2.SimpleType
+
+
+@pytest.mark.parametrize(
+    ("columns", "problem"),
+    [
+        # issue 10.3: the footer is the schema; the declaration is kept as a property; only a real mismatch is a problem
+        ({"a": lit.simple_type(S.INTEGER)}, None),
+        ({"a": lit.simple_type(S.INTEGER), "t": lit.simple_type(S.DATETIME)}, None),
+        ({"zz": lit.simple_type(S.INTEGER)}, "column 'zz' is not in the file"),
+        ({"b": lit.simple_type(S.FLOAT)}, "column 'b' is declared double but the file has string"),
+        (None, None),
+    ],
+)
+def test_the_parquet_footer_is_the_schema_truth(columns: dict[str, Any] | None, problem: str | None) -> None:
+    objects = {"s3://b/sd/00000": _parquet_bytes(FRAME)}
+    execution = _one_task_run(objects, o0=lit.structured_dataset_literal("s3://b/sd", columns))
+    (dataset,) = execution.datasets
+    assert (dataset.fields, dataset.schema_source) == (FRAME_FIELDS, "parquet_footer")
+    declared = dict(dataset.properties).get("declared_columns")
+    if columns is None:
+        assert declared is None
+    else:
+        assert declared is not None and declared.split(", ")[0].split(":")[0] in columns
+    found = [p for p in execution.problems if "declared columns" in p]
+    if problem is None:
+        assert found == [] and execution.problems == ()
+    else:
+        assert len(found) == 1 and problem in found[0]
+
+
+def test_annotations_are_used_when_no_footer_is_readable() -> None:
+    execution = _one_task_run({}, o0=lit.structured_dataset_literal("s3://b/sd", {"a": lit.simple_type(S.INTEGER)}))
+    (dataset,) = execution.datasets
+    assert (dataset.fields, dataset.schema_source) == ((SchemaField("a", "int64"),), "literal_type")
+    assert any("s3://b/sd" in p and "could not be listed" in p for p in execution.problems)
+
+
+def _two_nodes(first: tuple[str, str, float], second: tuple[str, str, float], passthrough: bool) -> Execution:
+    """Node ``first`` writes ``s3://b/x/`` (trailing slash); ``second`` reads ``s3://b/x`` and, when ``passthrough``,
+    returns it unchanged, else writes it too (a re-run writing the same location)."""
+    objects = {
+        "s3://b/1.pb": lit.literal_map_of({"o": _sd("s3://b/x/")}).SerializeToString(),
+        "s3://b/2i.pb": lit.literal_map_of({"i": _sd("s3://b/x")}).SerializeToString(),
+        "s3://b/2o.pb": lit.literal_map_of({"o": _sd("s3://b/x")}).SerializeToString(),
+    }
+    (n1, t1, end1), (n2, t2, end2) = first, second
+    rows = [
+        row("workflow", "SUCCEEDED", occurred=99),
+        row("node", "SUCCEEDED", node_id=n1, occurred=end1, output_uri="s3://b/1.pb", **_task_entity(t1)),
+        row(
+            "node",
+            "SUCCEEDED",
+            node_id=n2,
+            occurred=end2,
+            output_uri="s3://b/2o.pb",
+            **({"input_uri": "s3://b/2i.pb"} if passthrough else {}),
+            **_task_entity(t2),
+        ),
+    ]
+    return _resolve(rows, objects)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "passthrough", "named_after"),
+    [
+        # issue 10.7: the node that produced the data names it, whatever the string order of node ids
+        (("n6", "app.make", 1), ("n28", "app.check", 2), True, "app.make"),
+        (("n28", "app.make", 1), ("n6", "app.check", 2), True, "app.make"),
+        # both wrote it: the one that finished first; then natural order of node ids
+        (("n28", "app.a", 1), ("n6", "app.b", 2), False, "app.a"),
+        (("n28", "app.a", 1), ("n6", "app.b", 1), False, "app.b"),
+    ],
+)
+def test_a_dataset_is_named_after_the_node_that_produced_it(
+    first: tuple[str, str, float], second: tuple[str, str, float], passthrough: bool, named_after: str
+) -> None:
+    execution = _two_nodes(first, second, passthrough)
+    (dataset,) = execution.datasets  # trailing slash or not: one location, one dataset
+    assert (dataset.uri, dataset.producer_task) == ("s3://b/x", named_after)

@@ -268,7 +268,7 @@ BLOBS = [
     ("multipart_blob", "json", "s3://b/raw/n0/dir", "s3://b/raw/n0/dir/", SERDES[1]),
     ("blob", "CSV", "s3://b/raw/n1/r.csv", "s3://b/raw/n1/", SERDES[0]),
     ("blob", "", "s3://b/raw/n0/model.bin", None, None),
-    ("multipart_blob", "parquet", "s3://b/raw/n0/dir/", None, None),
+    ("multipart_blob", "pickle", "s3://b/raw/n0/dir/", None, None),
     ("blob", "pickle", "s3://b/raw/n0/x.pkl", None, None),
 ]
 
@@ -327,3 +327,49 @@ def test_database_override_applies_to_every_table() -> None:
     dataset = ds("app.t")
     [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)), database_override="Lake")
     assert table.database == "lake"
+
+
+# ---- issue 10 -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "layout", "location"),
+    [
+        ("s3://b/x/data.parquet", "file", "s3://b/x/"),  # point 5: one object is a file, its table is its directory
+        ("s3://b/x/sd", "directory", "s3://b/x/sd/"),
+        ("s3://b/x/sd", "", "s3://b/x/sd/"),
+    ],
+)
+def test_structured_dataset_location_follows_its_layout(uri: str, layout: str, location: str) -> None:
+    dataset = ds("app.single", uri=uri, layout=layout)
+    [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)))
+    assert table.table_input["StorageDescriptor"]["Location"] == location
+
+
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+
+
+@pytest.mark.parametrize(
+    ("kind", "fmt", "uri", "fields", "source", "location", "skip"),
+    [
+        # issue 10.9: FlyteFile[parquet] / FlyteDirectory[parquet] are registered with their footer schema
+        ("blob", "parquet", "s3://b/n0/f.parquet", ORDERS, "parquet_footer", "s3://b/n0/", None),
+        ("multipart_blob", "parquet", "s3://b/n0/dir", ORDERS, "parquet_footer", "s3://b/n0/dir/", None),
+        # a plain FlyteFile whose data is Parquet (recognised by the footer)
+        ("blob", "", "s3://b/n0/data", ORDERS, "parquet_footer", "s3://b/n0/", None),
+        ("multipart_blob", "parquet", "s3://b/n0/dir", (), "none", None, "footer could not be read"),
+        ("blob", "", "s3://b/n0/model.bin", (), "none", None, "has no Glue table format"),
+    ],
+)
+def test_parquet_blobs_are_registered_with_their_footer_schema(
+    kind: str, fmt: str, uri: str, fields: tuple[SchemaField, ...], source: str, location: str | None, skip: str | None
+) -> None:
+    dataset = ds("app.blob", kind=kind, format=fmt, uri=uri, fields=fields, schema_source=source)
+    plan = plan_glue_tables([execution("e1", (node("n0", dataset), dataset))])
+    if skip is not None:
+        assert plan.tables == () and skip in plan.skipped[0].reason
+        return
+    [table] = plan.tables
+    descriptor = table.table_input["StorageDescriptor"]
+    assert (descriptor["Location"], descriptor["SerdeInfo"]["SerializationLibrary"]) == (location, PARQUET_SERDE)
+    assert [c["Name"] for c in descriptor["Columns"]] == ["order_id", "total"]

@@ -19,6 +19,7 @@ from flytelineage.domain.literal_datasets import (
     find_datasets,
     is_allowed,
     needs_footer,
+    normalize_location,
     read_footer_schemas,
     read_literal_maps,
 )
@@ -94,10 +95,11 @@ def test_declared_interface_supplies_missing_columns() -> None:
     [
         (FoundDataset("v", "structured_dataset", "s3://b/sd", "parquet"), True),
         (FoundDataset("v", "structured_dataset", "s3://b/sd", "csv"), False),
-        (FoundDataset("v", "structured_dataset", "s3://b/sd", "", (SchemaField("a", "int64"),)), False),
+        # the footer is read even when columns are declared (issue 10.3)
+        (FoundDataset("v", "structured_dataset", "s3://b/sd", "", (SchemaField("a", "int64"),)), True),
         (FoundDataset("v", "schema", "s3://b/s", "parquet"), True),
         (FoundDataset("v", "multipart_blob", "s3://b/d", ""), True),
-        (FoundDataset("v", "blob", "s3://b/f", ""), False),
+        (FoundDataset("v", "blob", "s3://b/f", ""), True),  # a plain FlyteFile may be Parquet (issue 10.6)
         (FoundDataset("v", "blob", "s3://b/f.parquet", "parquet"), True),
     ],
 )
@@ -169,7 +171,9 @@ def test_footer_schemas_use_the_first_sorted_file_and_read_more_when_needed() ->
     assert outcome.fields["s3://b/sd"] == (SchemaField("a", "int64"), SchemaField("b", "string"))
     assert len(outcome.fields["s3://b/wide.parquet"]) == 2000
     assert set(outcome.problems) == {"s3://b/empty", "s3://b/none", "s3://other/sd"}
-    tails = [c for c in reader.calls if c[0] == "read_tails"]
+    probes = [c for c in reader.calls if c[0] == "read_tails" and c[2] == 1]
+    assert probes == [("read_tails", ("s3://b/none",), 1)]  # nothing listed under it: is it one object?
+    tails = [c for c in reader.calls if c[0] == "read_tails" and c[2] != 1]
     assert tails[0] == ("read_tails", ("s3://b/sd/00000", "s3://b/wide.parquet"), TAIL_BYTES)
     assert tails[1][1] == ("s3://b/wide.parquet",) and tails[1][2] > TAIL_BYTES
 
@@ -182,3 +186,164 @@ def test_reader_exceptions_become_problems() -> None:
     reader = Failing({"s3://b/sd/00000": b"x"})
     outcome = read_footer_schemas([FoundDataset("v", "structured_dataset", "s3://b/sd", "")], reader)
     assert "denied" in outcome.problems["s3://b/sd"]
+
+
+# ---- issue 10: what flytekit 1.16 really writes ---------------------------------------------------------------------
+
+SD_TYPE = types_pb2.LiteralType(structured_dataset_type=lit.structured_dataset_type({"a": INT}))
+
+
+@pytest.mark.parametrize(
+    ("literal", "expected"),
+    [
+        # point 1: Optional[pd.DataFrame] holding a frame, Union[FlyteFile, str] holding a file, and None
+        (
+            lit.union_literal(lit.structured_dataset_literal("s3://b/sd")),
+            [("v", "structured_dataset", "s3://b/sd", "parquet")],
+        ),
+        (
+            lit.union_literal(lit.blob_literal("s3://b/f.csv", "csv", multipart=False)),
+            [("v", "blob", "s3://b/f.csv", "csv")],
+        ),
+        (lit.union_literal(lit.str_literal("x")), []),
+        (
+            lit.collection_literal([lit.union_literal(lit.structured_dataset_literal("s3://b/x"))]),
+            [("v.0", "structured_dataset", "s3://b/x", "parquet")],
+        ),
+        # point 2: dataclass / pydantic values as msgpack binary, and the older generic Struct
+        (
+            lit.msgpack_literal({"n": 1, "frame": lit.sd_value("s3://b/sd"), "f": lit.file_value("s3://b/f.txt")}),
+            [("v.f", "blob", "s3://b/f.txt", ""), ("v.frame", "structured_dataset", "s3://b/sd", "parquet")],
+        ),
+        (
+            lit.msgpack_literal(
+                {"inner": {"items": [lit.sd_value("s3://b/a", "csv"), {"d": lit.file_value("s3://b/d")}]}}
+            ),
+            [
+                ("v.inner.items.0", "structured_dataset", "s3://b/a", "csv"),
+                ("v.inner.items.1.d", "blob", "s3://b/d", ""),
+            ],
+        ),
+        (lit.msgpack_literal({"path": "/tmp/local/file"}), []),
+        (lit.msgpack_literal([1, 2, 3]), []),
+        (
+            lit.generic_literal({"frame": lit.sd_value("s3://b/g"), "x": [lit.file_value("s3://b/h")]}),
+            [("v.frame", "structured_dataset", "s3://b/g", "parquet"), ("v.x.0", "blob", "s3://b/h", "")],
+        ),
+    ],
+)
+def test_find_datasets_in_unions_and_dataclasses(
+    literal: literals_pb2.Literal, expected: list[tuple[str, str, str, str]]
+) -> None:
+    found = find_datasets(_map(v=literal))
+    assert [(d.variable, d.kind, d.uri, d.format) for d in found] == sorted(expected)
+
+
+def test_union_uses_the_stored_type_for_columns() -> None:
+    found = find_datasets(_map(v=lit.union_literal(lit.structured_dataset_literal("s3://b/sd"), SD_TYPE)))
+    assert found[0].fields == (SchemaField("a", "int64"),) and found[0].schema_source == "literal_type"
+
+
+def test_corrupt_msgpack_is_not_a_crash() -> None:
+    literal = literals_pb2.Literal(
+        scalar=literals_pb2.Scalar(binary=literals_pb2.Binary(value=b"\xc1\xff", tag="msgpack"))
+    )
+    assert find_datasets(_map(v=literal)) == []
+
+
+PARQUET_AB = _parquet(pa.table({"a": [1], "b": ["x"]}))
+AB = (SchemaField("a", "int64"), SchemaField("b", "string"))
+
+
+@pytest.mark.parametrize(
+    ("objects", "dataset", "fields", "layout", "problem"),
+    [
+        # point 5: a structured dataset whose URI is one object is a file, read as such
+        (
+            {"s3://b/x/data.parquet": PARQUET_AB},
+            FoundDataset("v", "structured_dataset", "s3://b/x/data.parquet", "parquet"),
+            AB,
+            "file",
+            None,
+        ),
+        (
+            {"s3://b/x/part-0.parquet": PARQUET_AB},
+            FoundDataset("v", "structured_dataset", "s3://b/x", "parquet"),
+            AB,
+            "directory",
+            None,
+        ),
+        ({}, FoundDataset("v", "structured_dataset", "s3://b/gone", "parquet"), None, None, "could not be listed"),
+        # a dataclass path: a file or a directory, decided by the data
+        ({"s3://b/f": PARQUET_AB}, FoundDataset("v", "blob", "s3://b/f", "", layout="unknown"), AB, "file", None),
+        (
+            {"s3://b/d/1.csv": b"a,b\n1,2\n"},
+            FoundDataset("v", "blob", "s3://b/d", "", layout="unknown"),
+            None,
+            "directory",
+            None,
+        ),
+        # point 6: empty format; Parquet recognised by its magic, anything else is silently not Parquet
+        ({"s3://b/plain": PARQUET_AB}, FoundDataset("v", "blob", "s3://b/plain", ""), AB, "file", None),
+        ({"s3://b/t.txt": b"hello"}, FoundDataset("v", "blob", "s3://b/t.txt", ""), None, "file", None),
+        (
+            {"s3://b/csvs/a.csv": b"a\n1\n", "s3://b/csvs/b.csv": b"a\n2\n"},
+            FoundDataset("v", "multipart_blob", "s3://b/csvs", ""),
+            None,
+            "directory",
+            None,
+        ),
+        (
+            {"s3://b/mixed/a.csv": b"a\n", "s3://b/mixed/z.parquet": PARQUET_AB},
+            FoundDataset("v", "multipart_blob", "s3://b/mixed", ""),
+            AB,
+            "directory",
+            None,
+        ),
+        # declared Parquet that is not: a problem
+        (
+            {"s3://b/f.parquet": b"hello"},
+            FoundDataset("v", "blob", "s3://b/f.parquet", "parquet"),
+            None,
+            "file",
+            "not a Parquet file",
+        ),
+        (
+            {"s3://b/sd/0": b"hello"},
+            FoundDataset("v", "structured_dataset", "s3://b/sd", ""),
+            None,
+            "directory",
+            "not a Parquet file",
+        ),
+    ],
+)
+def test_layout_and_parquet_recognition(
+    objects: dict[str, bytes],
+    dataset: FoundDataset,
+    fields: tuple[SchemaField, ...] | None,
+    layout: str | None,
+    problem: str | None,
+) -> None:
+    outcome = read_footer_schemas([dataset], InMemoryObjectReader(objects))
+    assert outcome.fields.get(dataset.uri) == fields
+    assert outcome.layouts.get(dataset.uri) == layout
+    if problem is None:
+        assert dataset.uri not in outcome.problems
+    else:
+        assert problem in outcome.problems[dataset.uri]
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("s3://b/x/", "s3://b/x"),
+        ("s3://b/x", "s3://b/x"),
+        ("s3://b/x//", "s3://b/x"),
+        ("s3://b/", "s3://b"),
+        ("/local/dir/", "/local/dir"),
+        ("/", "/"),
+    ],
+)
+def test_locations_are_normalized(uri: str, expected: str) -> None:
+    assert normalize_location(uri) == expected
+    assert find_datasets(_map(v=lit.structured_dataset_literal(uri)))[0].uri == expected
