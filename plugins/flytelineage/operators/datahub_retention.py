@@ -116,7 +116,8 @@ class DataHubRetentionOperator(BaseOperator):
         from flytelineage.domain.execution_store import executions_from_jsonl_gz
         from flytelineage.operators.fail_fast import failing_fast
 
-        hard = as_bool(self.hard_delete) and self._can_hard_delete(hook)
+        hard_mode = self._hard_delete_mode(hook)
+        hard = hard_mode == "on"
         budget = int(self.max_per_run)
         removed = hard_deleted = shards_done = 0
         for shard in due:
@@ -144,20 +145,24 @@ class DataHubRetentionOperator(BaseOperator):
                 step.progress.total,
             )
         return {
+            "hard_delete": hard_mode,
             "instances_soft_deleted": removed,
             "instances_hard_deleted": hard_deleted,
             "shards_completed": shards_done,
             "budget_left": max(0, budget),
         }
 
-    def _can_hard_delete(self, hook: DataHubEmitterHook) -> bool:
+    def _hard_delete_mode(self, hook: DataHubEmitterHook) -> str:
+        """``off`` (not asked), ``on``, or ``unsupported`` (asked, but the sink cannot: soft deletes only)."""
+        if not as_bool(self.hard_delete):
+            return "off"
         if hook.supports_hard_delete():
-            return True
+            return "on"
         self.log.warning(
             "dpi_retention_hard_delete is set but connection %r is not datahub-rest: soft-deleting only.",
             self.datahub_conn_id,
         )
-        return False
+        return "unsupported"
 
     # ---- S3 --------------------------------------------------------------------------------------------------------
 
