@@ -89,7 +89,10 @@ def retention_cutoff(as_of: datetime, days: int) -> datetime:
     """Shards whose interval ended at or before this moment are expired."""
     if days < 1:
         raise ValueError(f"dpi_retention_days must be at least 1, got {days}")
-    return as_of.astimezone(UTC) - timedelta(days=days)
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError(f"the retention run's time must carry a time zone, got {as_of!r}")
+    # via the epoch: ``astimezone`` on a pendulum DateTime (Airflow's context) drops the zone
+    return datetime.fromtimestamp(as_of.timestamp(), UTC) - timedelta(days=days)
 
 
 def shard_interval_end(key: str) -> datetime | None:

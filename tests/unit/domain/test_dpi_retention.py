@@ -78,6 +78,17 @@ def test_cutoff_is_the_run_time_minus_the_days() -> None:
     assert plan.retention_cutoff(as_of, 30) == datetime(2026, 2, 8, 3, 30, tzinfo=UTC)
     with pytest.raises(ValueError, match="at least 1"):
         plan.retention_cutoff(as_of, 0)
+    with pytest.raises(ValueError, match="time zone"):
+        plan.retention_cutoff(as_of.replace(tzinfo=None), 30)
+
+
+def test_cutoff_from_airflows_pendulum_times_compares_with_shard_ends() -> None:
+    import pendulum
+
+    for as_of in (pendulum.datetime(2026, 1, 11, 0, 5), pendulum.datetime(2026, 1, 11, 1, 5, tz="Europe/Paris")):
+        cutoff = plan.retention_cutoff(as_of, 1)
+        assert cutoff == datetime(2026, 1, 10, 0, 5, tzinfo=UTC) and cutoff.tzinfo is not None
+        assert plan.due_shards([OLD_B, YOUNG], {}, cutoff) == [OLD_B]
 
 
 CUTOFF = datetime(2026, 1, 10, tzinfo=UTC)
