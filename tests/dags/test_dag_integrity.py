@@ -36,6 +36,16 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    return parse_dag(tmp_path_factory, "flyte_lineage.py")
+
+
+@pytest.fixture(scope="module")
+def parsed_retention(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    return parse_dag(tmp_path_factory, "flyte_lineage_retention.py")
+
+
+def parse_dag(tmp_path_factory: pytest.TempPathFactory, name: str) -> dict[str, object]:
+    """What the probe reports about ``dags/<name>``, parsed in a fresh interpreter."""
     home = tmp_path_factory.mktemp("airflow-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(
@@ -44,7 +54,7 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         PYTHONPATH=os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
     )
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(ROOT / "dags" / "flyte_lineage.py")],
+        [sys.executable, "-c", PROBE, str(ROOT / "dags" / name)],
         env=env,
         capture_output=True,
         text=True,
@@ -79,3 +89,14 @@ def test_parsing_does_not_import_heavy_libraries(parsed: dict) -> None:  # type:
 
 def test_plugins_folder_hides_the_package_from_the_plugin_manager() -> None:
     assert "flytelineage/" in (ROOT / "plugins" / ".airflowignore").read_text().split()
+
+
+def test_retention_dag_has_one_task_and_the_project_defaults(parsed_retention: dict) -> None:  # type: ignore[type-arg]
+    assert parsed_retention["dag_id"] == "flyte_lineage_retention"
+    assert parsed_retention["tasks"] == ["dpi_retention"]
+    assert parsed_retention["upstream"] == {"dpi_retention": []}
+    assert all(r >= 2 for r in parsed_retention["retries"].values()), parsed_retention["retries"]
+    assert all(parsed_retention["timeouts"].values()), parsed_retention["timeouts"]
+    assert parsed_retention["max_active_runs"] == 1 and parsed_retention["catchup"] is False
+    assert {"flyte", "lineage", "retention"} <= set(parsed_retention["tags"])
+    assert parsed_retention["heavy_modules"] == []

@@ -615,3 +615,12 @@ def _present(**values: str | None) -> dict[str, str]:
         if value:
             result[key] = value if len(value) <= MAX_PROPERTY_CHARS else value[: MAX_PROPERTY_CHARS - 1] + "…"
     return result
+
+
+def instance_urns(execution: Execution, *, env: str = "PROD") -> list[str]:
+    """The urns of the DataProcessInstances ``build_mcps`` writes for ``execution``: the workflow run first, then one
+    per node in the order ``build_mcps`` emits them (bookkeeping nodes have none). Run-history retention
+    (``dpi_retention``) deletes exactly these, so it never needs a second naming rule or DataHub's search API."""
+    naming = _Naming(execution, env, None)
+    nodes = sorted(execution.nodes, key=lambda n: n.node_id)
+    return [naming.run(), *(naming.run(n.node_id) for n in nodes if n.kind not in BOOKKEEPING_NODE_KINDS)]

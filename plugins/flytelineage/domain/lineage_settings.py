@@ -65,6 +65,10 @@ class LineageSettings:
     platform_type: str = "OTHERS"
     platform_delimiter: str = "."
     platform_logo_url: str | None = None
+    # run-history retention (the flyte_lineage_retention DAG, ``dpi_retention``): None keeps every run
+    dpi_retention_days: int | None = None
+    dpi_retention_max_per_run: int = 10_000
+    dpi_retention_hard_delete: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (tuples as lists), e.g. for logging or templating."""
@@ -83,6 +87,8 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "pending_max_days": (1, 365),
     "shard_size": (1, 100_000),
     "read_concurrency": (1, 256),
+    "dpi_retention_days": (1, 36_500),
+    "dpi_retention_max_per_run": (1, 1_000_000),
 }
 _STRINGS = (
     "sqs_queue",
@@ -96,7 +102,7 @@ _STRINGS = (
     "platform_delimiter",
 )
 _OPTIONAL_STRINGS = ("glue_database", "flyte_console_url", "raw_format", "platform_logo_url")
-_BOOLS = ("glue_versioning", "datasets_only")
+_BOOLS = ("glue_versioning", "datasets_only", "dpi_retention_hard_delete")
 
 
 def _check_types(data: dict[str, Any], problems: list[str]) -> None:
