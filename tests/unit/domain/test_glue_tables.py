@@ -327,3 +327,24 @@ def test_database_override_applies_to_every_table() -> None:
     dataset = ds("app.t")
     [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)), database_override="Lake")
     assert table.database == "lake"
+
+
+REFUSED_LOCATIONS = [
+    # (dataset uri, read_buckets, reason fragment): none of these becomes a table
+    ("file:///etc/passwd-dir", (), "only s3:// locations are allowed, not file"),
+    ("http://169.254.169.254/latest/meta-data", (), "only s3:// locations are allowed, not http"),
+    ("s3://secret-bucket/raw/x", ("flyte",), "bucket 'secret-bucket' is not in read_buckets"),
+]
+
+
+@pytest.mark.parametrize(("uri", "read_buckets", "reason"), REFUSED_LOCATIONS)
+def test_locations_outside_the_policy_are_skipped_not_registered(
+    uri: str, read_buckets: tuple[str, ...], reason: str
+) -> None:
+    refused, allowed = ds("app.refused", uri=uri), ds("app.allowed")
+    run = execution("e1", (node("n0", refused), refused), (node("n1", allowed), allowed))
+    plan = plan_glue_tables([run], read_buckets=read_buckets)
+    assert [t.name for t in plan.tables] == ["app_allowed_o0"]
+    [skipped] = plan.skipped
+    assert skipped.dataset_key == refused.key
+    assert skipped.reason == f"location not registered: {reason}"
