@@ -84,6 +84,14 @@ from datahub.metadata.schema_classes import (
 
 from flytelineage.domain.flyte_console_links import execution_url, node_url
 from flytelineage.domain.lineage_model import Attempt, Dataset, Execution, Job, NodeRun, SchemaField, TaskRef
+from flytelineage.domain.urn_names import (
+    DATASET_NAME_MAX_BYTES,
+    field_name,
+    flow_name,
+    flyte_dataset_name,
+    instance_id,
+    name_part,
+)
 from flytelineage.errors import TargetError
 
 ORCHESTRATOR = "flyte"
@@ -134,7 +142,7 @@ class _Naming:
         self.env = env
         self.cluster = env.lower()
         self.flow = make_data_flow_urn(
-            ORCHESTRATOR, f"{eid.project}.{eid.domain}.{execution.workflow_name}", self.cluster
+            ORCHESTRATOR, flow_name(eid.project, eid.domain, execution.workflow_name), self.cluster
         )
         self.datasets = {ds.key: dataset_urn(ds, env) for ds in execution.datasets}
         self.console_url = console_url
@@ -144,7 +152,7 @@ class _Naming:
 
     def job(self, task_name: str) -> str:
         if task_name not in self._jobs:
-            self._jobs[task_name] = make_data_job_urn_with_flow(self.flow, task_name)
+            self._jobs[task_name] = make_data_job_urn_with_flow(self.flow, name_part(task_name))
         return self._jobs[task_name]
 
     def dataset(self, dataset_key: str) -> str:
@@ -157,8 +165,8 @@ class _Naming:
 
     def run(self, node_id: str | None = None) -> str:
         if node_id not in self._runs:
-            key = self.execution.id.key
-            self._runs[node_id] = run_urn(key if node_id is None else f"{key}-{node_id}", self.cluster)
+            eid = self.execution.id
+            self._runs[node_id] = run_urn(instance_id(eid.project, eid.domain, eid.name, node_id), self.cluster)
         return self._runs[node_id]
 
 
@@ -189,8 +197,11 @@ def build_mcps(
 
 
 def dataset_urn(dataset: Dataset, env: str) -> str:
-    """The DataHub urn of a dataset of the lineage model."""
-    return make_dataset_urn(dataset.platform, dataset.name, env)
+    """The DataHub urn of a dataset of the lineage model (name escaped and capped by ``urn_names``)."""
+    parts = (dataset.project, dataset.domain, dataset.producer_task, dataset.output_name)
+    if dataset.platform == "flyte" and all(parts) and dataset.name == ".".join(parts):  # type: ignore[arg-type]
+        return make_dataset_urn(dataset.platform, flyte_dataset_name(*parts), env)  # type: ignore[arg-type]
+    return make_dataset_urn(dataset.platform, name_part(dataset.name, DATASET_NAME_MAX_BYTES), env)
 
 
 def run_urn(instance_id: str, cluster: str) -> str:
@@ -243,7 +254,7 @@ def schema_fields(fields: Iterable[SchemaField], prefix: str = FIELD_PATH_VERSIO
     """DataHub schema fields for model fields, depth first, struct members as child field paths."""
     for field in fields:
         tokens, members = _type_tokens(field)
-        path = f"{prefix}.{'.'.join(f'[type={t}]' for t in tokens)}.{field.name}"
+        path = f"{prefix}.{'.'.join(f'[type={t}]' for t in tokens)}.{field_name(field.name)}"
         yield SchemaFieldClass(
             fieldPath=path,
             type=SchemaFieldDataTypeClass(type=_datahub_type(field)),
@@ -457,7 +468,7 @@ def _workflow_run_mcps(naming: _Naming) -> list[Mcp]:
         principal=execution.principal,
     )
     properties.update(_present(**{f"label.{key}": value for key, value in execution.labels}))
-    parent_run = run_urn(parent.key, naming.cluster) if parent is not None else None
+    parent_run = run_urn(instance_id(parent.project, parent.domain, parent.name), naming.cluster) if parent else None
     run = _RunSpec(
         urn=naming.run(),
         name=execution.id.key,

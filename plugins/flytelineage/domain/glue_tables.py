@@ -37,12 +37,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flytelineage.domain.lineage_model import Dataset, Execution, NodeRun, SchemaField
+from flytelineage.domain.location_policy import location_problem
 from flytelineage.errors import TargetError
 
 MAX_NAME_LENGTH = 255
@@ -395,16 +396,22 @@ def _disambiguate(candidates: list[_Candidate]) -> list[_Candidate]:
     ]
 
 
-def plan_glue_tables(executions: Iterable[Execution], *, database_override: str | None = None) -> GluePlan:
+def plan_glue_tables(
+    executions: Iterable[Execution], *, database_override: str | None = None, read_buckets: Collection[str] = ()
+) -> GluePlan:
     """The tables to register for some executions (e.g. one shard), and the datasets skipped with reasons.
 
-    Later executions (by end time, then id) override earlier ones that produce the same table.
+    Later executions (by end time, then id) override earlier ones that produce the same table. A dataset whose
+    location ``location_policy`` refuses (not ``s3://``, or a bucket outside ``read_buckets`` when set) is skipped.
     """
     ordered = sorted(executions, key=_recency)
     candidates = _disambiguate([c for e in ordered for c in _candidates(e, database_override)])
     tables: dict[tuple[str, str], GlueTable] = {}
     skipped: set[SkippedDataset] = set()
     for c in candidates:
+        if problem := location_problem(table_location(c.dataset), read_buckets):
+            skipped.add(SkippedDataset(c.dataset.key, c.execution.id.key, f"location not registered: {problem}"))
+            continue
         try:
             tables[(c.database, c.table)] = _glue_table(c)
         except GlueTypeError as e:

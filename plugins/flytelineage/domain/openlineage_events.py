@@ -57,6 +57,7 @@ from openlineage.client.serde import Serde
 
 from flytelineage.domain.glue_tables import plan_glue_tables
 from flytelineage.domain.lineage_model import Attempt, Dataset, DatasetUse, Execution, ExecutionId, NodeRun, SchemaField
+from flytelineage.domain.urn_names import flow_name, instance_id
 from flytelineage.errors import TargetError
 
 PRODUCER = "https://github.com/flyte-lineage/flytelineage"
@@ -139,7 +140,7 @@ def job_namespace(env: str) -> str:
 def workflow_job_name(execution: Execution) -> str:
     """``P.D.W``, the id of the execution's DataFlow."""
     eid = execution.id
-    return f"{eid.project}.{eid.domain}.{execution.workflow_name}"
+    return flow_name(eid.project, eid.domain, execution.workflow_name)
 
 
 def node_job_name(execution: Execution, node: NodeRun) -> str:
@@ -239,12 +240,20 @@ def _workflow_events(ctx: _Context) -> tuple[RunEvent, RunEvent]:
     if state != RunState.COMPLETE and (execution.error_message or execution.error_code):
         facets["errorMessage"] = _error_facet(execution.error_message or execution.error_code or "")
     started, ended = _times(ctx, execution.started_at, execution.ended_at)
-    return _pair(ctx, run_id(eid.key), job, facets, (started, ended), state, (execution.inputs, execution.outputs))
+    return _pair(
+        ctx,
+        run_id(instance_id(eid.project, eid.domain, eid.name)),
+        job,
+        facets,
+        (started, ended),
+        state,
+        (execution.inputs, execution.outputs),
+    )
 
 
 def _node_events(ctx: _Context, node: NodeRun, attempt: Attempt) -> tuple[RunEvent, RunEvent]:
     execution = ctx.execution
-    instance = f"{execution.id.key}-{node.node_id}"
+    instance = instance_id(execution.id.project, execution.id.domain, execution.id.name, node.node_id)
     job_type = "TASK" if node.task is not None or node.kind not in WORKFLOW_NODE_KINDS else "WORKFLOW"
     job = _job(ctx.namespace, node_job_name(execution, node), job_type)
     facets: dict[str, RunFacet] = {
@@ -348,12 +357,13 @@ def _node_parent_facet(ctx: _Context, node: NodeRun, attempt: Attempt) -> parent
     execution = ctx.execution
     parent = next((n for n in execution.nodes if n.node_id == node.parent_node_id), None)
     if parent is None:
-        return _parent_facet(run_id(execution.id.key), ctx.namespace, workflow_job_name(execution))
+        parent_id = instance_id(execution.id.project, execution.id.domain, execution.id.name)
+        return _parent_facet(run_id(parent_id), ctx.namespace, workflow_job_name(execution))
     if node.retry_group is not None and node.retry_group.isdigit():
         number = int(node.retry_group) + 1
     else:
         number = _launching_attempt(_attempts(parent), attempt.started_at or node.started_at)
-    instance = f"{execution.id.key}-{parent.node_id}"
+    instance = instance_id(execution.id.project, execution.id.domain, execution.id.name, parent.node_id)
     return _parent_facet(run_id(instance, number), ctx.namespace, node_job_name(execution, parent))
 
 
@@ -365,13 +375,15 @@ def _child_parent_facet(ctx: _Context, parent: ExecutionId, node_id: str) -> par
     is not in the shard the job is named ``P.D.<node id>`` of the parent (documented limit).
     """
     parent_execution = ctx.shard.get(parent)
-    attempt, job_name = 1, f"{parent.project}.{parent.domain}.{node_id}"
+    attempt, job_name = 1, flow_name(parent.project, parent.domain, node_id)
     if parent_execution is not None:
         for node in parent_execution.nodes:
             if node.node_id == node_id:
                 job_name = node_job_name(parent_execution, node)
                 attempt = _launching_attempt(_attempts(node), ctx.execution.started_at)
-    return _parent_facet(run_id(f"{parent.key}-{node_id}", attempt), ctx.namespace, job_name)
+    return _parent_facet(
+        run_id(instance_id(parent.project, parent.domain, parent.name, node_id), attempt), ctx.namespace, job_name
+    )
 
 
 def _launching_attempt(attempts: list[Attempt], child_start: datetime | None) -> int:

@@ -39,6 +39,7 @@ from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
 from flytelineage.errors import ConfigurationError, TargetError
+from flytelineage.hooks.connection_secrets import mask_connection_secrets, redact, without_secrets
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -92,6 +93,7 @@ class DataHubEmitterHook(BaseHook):
         super().__init__()
         self.datahub_conn_id = datahub_conn_id
         self._sink: _Sink | None = None
+        self._secrets: set[str] = set()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -104,13 +106,19 @@ class DataHubEmitterHook(BaseHook):
     def get_conn(self) -> _Sink:
         """The sink of the connection, built on first use (connects to GMS only here, never in ``__init__``)."""
         if self._sink is None:
-            self._sink = self._build_sink()
+            try:
+                self._sink = self._build_sink()
+            except Exception as e:
+                if (clean := without_secrets(e, self._secrets)) is e:
+                    raise
+                raise clean from None  # the cause's text would carry the secret again
         return self._sink
 
     def emit_all(self, mcps: Sequence[Proposal]) -> EmitReport:
         """Send every proposal, then raise ``TargetError`` naming the failures if any proposal was not accepted."""
         sink = self.get_conn()
         calls, errors = sink.write(mcps)
+        errors = [redact(error, self._secrets) for error in errors]
         if errors:
             shown = "; ".join(errors[:MAX_REPORTED_ERRORS])
             more = f" (and {len(errors) - MAX_REPORTED_ERRORS} more)" if len(errors) > MAX_REPORTED_ERRORS else ""
@@ -134,7 +142,7 @@ class DataHubEmitterHook(BaseHook):
         sink = self.get_conn()
         if not isinstance(sink, _RestSink):
             raise ConfigurationError(f"DataHub target {sink.target} cannot hard-delete; only datahub-rest can.")
-        errors = sink.hard_delete(urns)
+        errors = [redact(error, self._secrets) for error in sink.hard_delete(urns)]
         if errors:
             raise TargetError(
                 f"DataHub target {sink.target} failed {len(errors)} hard delete(s) of {len(urns)}: "
@@ -154,6 +162,7 @@ class DataHubEmitterHook(BaseHook):
             conn = self.get_connection(self.datahub_conn_id)
         except AirflowNotFoundException:
             return _LiteSink(default_lite_path(self.datahub_conn_id), {})
+        self._secrets = mask_connection_secrets(conn)
         kind = (conn.conn_type or "").replace("_", "-")
         if kind not in CONN_TYPES:
             raise ConfigurationError(
@@ -390,7 +399,9 @@ def _rest_emitter(conn: Connection, extra: dict[str, Any]) -> DataHubRestEmitter
     except TypeError as e:
         raise ConfigurationError(f"Connection {conn.conn_id!r}: invalid extra for the REST emitter: {e}") from e
     except Exception as e:
-        raise TargetError(f"Cannot reach DataHub GMS at {host}: {e}. Check connection {conn.conn_id!r}.") from e
+        raise TargetError(
+            f"Cannot reach DataHub GMS at {_without_userinfo(host)}: {e}. Check connection {conn.conn_id!r}."
+        ) from e
     return emitter
 
 
@@ -423,8 +434,8 @@ def _local_path(host: str, conn_id: str) -> str:
         return host.removeprefix("file://")
     if "://" in host:
         raise ConfigurationError(
-            f"Connection {conn_id!r} (datahub-file) points at {host!r}; the file target appends to a local file, "
-            "so give a local path (ship the file elsewhere afterwards if needed)."
+            f"Connection {conn_id!r} (datahub-file) points at {_without_userinfo(host)!r}; the file target appends "
+            "to a local file, so give a local path (ship the file elsewhere afterwards if needed)."
         )
     return host
 

@@ -36,6 +36,7 @@ from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
 from flytelineage.errors import ConfigurationError, TargetError
+from flytelineage.hooks.connection_secrets import mask_connection_secrets, redact, without_secrets
 from flytelineage.hooks.datahub_emitter_hook import _file_lock, _without_userinfo
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class OpenLineageHook(BaseHook):
         self.openlineage_conn_id = openlineage_conn_id
         self.aws_conn_id = aws_conn_id
         self._sink: _Sink | None = None
+        self._secrets: set[str] = set()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -105,7 +107,12 @@ class OpenLineageHook(BaseHook):
     def get_conn(self) -> _Sink:
         """The sink of the connection, built on first use (never in ``__init__``)."""
         if self._sink is None:
-            self._sink = self._build_sink()
+            try:
+                self._sink = self._build_sink()
+            except Exception as e:
+                if (clean := without_secrets(e, self._secrets)) is e:
+                    raise
+                raise clean from None  # the cause's text would carry the secret again
         return self._sink
 
     @property
@@ -130,7 +137,7 @@ class OpenLineageHook(BaseHook):
             if sink.max_event_bytes is not None and len(t.encode()) > sink.max_event_bytes
         ]
         unchanged, write_errors = sink.write(events, texts)
-        errors += write_errors
+        errors += [redact(error, self._secrets) for error in write_errors]
         if errors:
             shown = "; ".join(errors[:MAX_REPORTED_ERRORS])
             more = f" (and {len(errors) - MAX_REPORTED_ERRORS} more)" if len(errors) > MAX_REPORTED_ERRORS else ""
@@ -153,6 +160,7 @@ class OpenLineageHook(BaseHook):
             conn = self.get_connection(self.openlineage_conn_id)
         except AirflowNotFoundException:
             return _FileSink(default_file_path(self.openlineage_conn_id))
+        self._secrets = mask_connection_secrets(conn)
         kind = (conn.conn_type or "").replace("_", "-")
         if kind not in CONN_TYPES:
             raise ConfigurationError(
@@ -327,7 +335,7 @@ def _local_path(host: str, conn_id: str) -> str:
         return host.removeprefix("file://")
     if "://" in host:
         raise ConfigurationError(
-            f"Connection {conn_id!r} (openlineage-file) points at {host!r}; the file target appends to a local "
-            "JSON Lines file, so give a local path."
+            f"Connection {conn_id!r} (openlineage-file) points at {_without_userinfo(host)!r}; the file target "
+            "appends to a local JSON Lines file, so give a local path."
         )
     return host

@@ -373,3 +373,22 @@ def test_parquet_blobs_are_registered_with_their_footer_schema(
     descriptor = table.table_input["StorageDescriptor"]
     assert (descriptor["Location"], descriptor["SerdeInfo"]["SerializationLibrary"]) == (location, PARQUET_SERDE)
     assert [c["Name"] for c in descriptor["Columns"]] == ["order_id", "total"]
+REFUSED_LOCATIONS = [
+    # (dataset uri, read_buckets, reason fragment): none of these becomes a table
+    ("file:///etc/passwd-dir", (), "only s3:// locations are allowed, not file"),
+    ("http://169.254.169.254/latest/meta-data", (), "only s3:// locations are allowed, not http"),
+    ("s3://secret-bucket/raw/x", ("flyte",), "bucket 'secret-bucket' is not in read_buckets"),
+]
+
+
+@pytest.mark.parametrize(("uri", "read_buckets", "reason"), REFUSED_LOCATIONS)
+def test_locations_outside_the_policy_are_skipped_not_registered(
+    uri: str, read_buckets: tuple[str, ...], reason: str
+) -> None:
+    refused, allowed = ds("app.refused", uri=uri), ds("app.allowed")
+    run = execution("e1", (node("n0", refused), refused), (node("n1", allowed), allowed))
+    plan = plan_glue_tables([run], read_buckets=read_buckets)
+    assert [t.name for t in plan.tables] == ["app_allowed_o0"]
+    [skipped] = plan.skipped
+    assert skipped.dataset_key == refused.key
+    assert skipped.reason == f"location not registered: {reason}"
