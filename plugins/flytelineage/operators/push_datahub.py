@@ -91,6 +91,7 @@ class PushDataHubOperator(BaseOperator):
         """Emit the shard's lineage; return counts of executions, proposals and distinct entities."""
         from flytelineage.domain.datahub_mcps import build_mcps
         from flytelineage.domain.datahub_ownership import ownership_patches
+        from flytelineage.domain.datahub_push import prepare_push
         from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
         from flytelineage.operators.fail_fast import failing_fast
 
@@ -113,16 +114,19 @@ class PushDataHubOperator(BaseOperator):
             )
             mcps.extend(built)
             mcps.extend(ownership_patches(execution, built, as_str_list(self.service_principals)))
+        prepared = prepare_push(mcps)
         hook = DataHubEmitterHook(datahub_conn_id=self.datahub_conn_id)
         try:
             with failing_fast(f"push to the DataHub connection {self.datahub_conn_id!r}"):
-                report = hook.emit_all(mcps)
+                report = hook.emit_all(prepared.proposals)
         finally:
             hook.close()
         counts = {
             "executions": len(executions),
             "mcps": report.proposals,
             "entities": len({mcp.entityUrn for mcp in mcps}),
+            "built": prepared.built,
+            "duplicates": prepared.duplicates,
         }
         self.log.info("Pushed %s from %s to %s", counts, self.shard_key, report.target)
         return counts

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from flytelineage.domain.datahub_mcps import build_mcps
+from flytelineage.domain.datahub_ownership import ownership_patches
 from flytelineage.domain.datahub_platform import platform_info_mcp
+from flytelineage.domain.datahub_push import prepare_push
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.operators.push_datahub import PushDataHubOperator
 from tests import lineage_samples
@@ -60,7 +62,16 @@ def test_pushes_a_shard_from_s3_into_datahub_lite(s3_client: Any, bucket: str, l
     counts = operator(bucket, flyte_console_url="https://flyte.example.com").execute(context={})  # type: ignore[arg-type]
     mcps = [platform_info_mcp()]
     mcps += [m for e in executions for m in build_mcps(e, flyte_console_url="https://flyte.example.com")]
-    assert counts == {"executions": 6, "mcps": len(mcps), "entities": len({m.entityUrn for m in mcps})}
+    mcps += [m for e in executions for m in ownership_patches(e, build_mcps(e), ["flytepropeller"])]
+    sent = prepare_push(mcps).proposals
+    assert counts == {
+        "executions": 6,
+        "mcps": len(sent),
+        "entities": len({m.entityUrn for m in mcps}),
+        "built": len(mcps),
+        "duplicates": len(mcps) - len(sent),
+    }
+    assert len(sent) < len(mcps)  # the samples share datasets, flows and jobs: their repeats are not sent
     stored = read_lite(lite_conn)
     assert set(stored) == {m.entityUrn for m in mcps}
     flow = "urn:li:dataFlow:(flyte,flytesnacks.development.etl.orders.daily_orders,prod)"
