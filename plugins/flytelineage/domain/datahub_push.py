@@ -12,22 +12,33 @@
   so every emitter that calls ``to_obj()`` (REST batches, Kafka, the file sink, DataHub Lite) reuses it. Equal aspect
   values (the same ``status``, browse path or schema on many entities) share one serialization.
 - Skipping unchanged static aspects (``digests``): a digest per (urn, aspect) of the value last emitted; an upsert
-  whose digest is already there is not sent. Timeseries aspects and the per-run DataProcessInstance aspects are
-  always sent. ``PreparedPush.emitted`` are the digests of what this push sends, to be stored once it succeeded.
+  whose digest is already there is not sent, nor a PATCH proposal (owners added) sent before unchanged. Timeseries
+  aspects and the per-run DataProcessInstance aspects are always sent. ``PreparedPush.emitted`` are the digests of
+  what this push sends, to be stored once it succeeded.
 
-Pure: no I/O, no clock (the caller passes digests and stores them).
+The digest state (``digests_from_bytes``/``digests_to_bytes``, gzip JSON) records, per (urn, aspect), the digest and
+the time it was sent. ``live_digests`` keeps those younger than the TTL: an aspect is re-sent at least once per TTL,
+so an entity deleted in DataHub comes back. Skipping never refreshes a digest's time; only sending does.
+
+Pure: no I/O, no clock (the caller passes digests, the time, and stores the state).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from datahub.emitter.mcp import MetadataChangeProposalWrapper
 from datahub.metadata.schema_classes import GenericAspectClass, MetadataChangeProposalClass
+
+DIGESTS_FORMAT_VERSION = 1
+DigestEntries = dict[str, tuple[str, int]]
+"""``digest_key`` -> (digest, epoch seconds when it was sent)."""
 
 ALWAYS_SENT_ENTITY_TYPES = frozenset({"dataProcessInstance"})
 """Entities whose aspects describe one run: sent every time (their run events are timeseries anyway)."""
@@ -95,6 +106,14 @@ def prepare_push(proposals: Sequence[Any], digests: Mapping[str, str] | None = N
     emitted: dict[str, str] = {}
     unchanged = 0
     for proposal in kept:
+        if _is_patch(proposal):
+            key, digest = _patch_digest(proposal)
+            if digests and digests.get(key) == digest:
+                unchanged += 1
+                continue
+            emitted[key] = digest
+            sent.append(proposal)
+            continue
         if not _is_plain_upsert(proposal):
             sent.append(proposal)
             continue
@@ -126,6 +145,17 @@ def _is_plain_upsert(proposal: Any) -> bool:
         and proposal.entityKeyAspect is None
         and bool(proposal.entityUrn)
     )
+
+
+def _is_patch(proposal: Any) -> bool:
+    aspect = getattr(proposal, "aspect", None)
+    return str(getattr(proposal, "changeType", "")) == "PATCH" and isinstance(aspect, GenericAspectClass)
+
+
+def _patch_digest(proposal: Any) -> tuple[str, str]:
+    """The digest key and digest of a PATCH proposal (its JSON patch, as sent)."""
+    key = digest_key(proposal.entityUrn or "", f"{proposal.aspectName}#PATCH")
+    return key, hashlib.sha256(proposal.aspect.value).hexdigest()[:32]
 
 
 def _is_timeseries(proposal: Any) -> bool:
@@ -179,3 +209,45 @@ def _prepared(proposal: MetadataChangeProposalWrapper, cache: dict[tuple[type, s
     else:
         prepared.serialized = serialized
     return prepared
+
+
+# ---- digest state --------------------------------------------------------------------------------------------------
+
+
+class DigestStateError(ValueError):
+    """A digest state object this version cannot read (the caller then re-sends everything and rewrites it)."""
+
+
+def digests_from_bytes(data: bytes) -> DigestEntries:
+    """The entries of a stored digest state; ``DigestStateError`` if it is not one this version writes."""
+    try:
+        document = json.loads(gzip.decompress(data))
+        if document.get("version") != DIGESTS_FORMAT_VERSION:
+            raise DigestStateError(
+                f"digest state version {document.get('version')!r}, this version reads {DIGESTS_FORMAT_VERSION}"
+            )
+        return {key: (str(digest), int(sent)) for key, (digest, sent) in document["digests"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        if isinstance(e, DigestStateError):
+            raise
+        raise DigestStateError(f"not a digest state: {type(e).__name__}: {e}") from e
+
+
+def digests_to_bytes(entries: DigestEntries) -> bytes:
+    """The stored form of a digest state (gzip JSON, keys sorted, so equal states give equal bytes)."""
+    document = {"version": DIGESTS_FORMAT_VERSION, "digests": {k: list(v) for k, v in sorted(entries.items())}}
+    return gzip.compress(json.dumps(document, separators=(",", ":")).encode(), mtime=0)
+
+
+def live_digests(entries: DigestEntries, now: int, ttl_hours: int) -> dict[str, str]:
+    """The digests sent less than ``ttl_hours`` before ``now`` (epoch seconds): the ones a push may trust."""
+    oldest = now - ttl_hours * 3600
+    return {key: digest for key, (digest, sent) in entries.items() if sent > oldest}
+
+
+def merged_digests(entries: DigestEntries, emitted: Mapping[str, str], now: int, ttl_hours: int) -> DigestEntries:
+    """The state after a push that sent ``emitted`` at ``now``: expired entries dropped, the sent ones stamped."""
+    oldest = now - ttl_hours * 3600
+    merged = {key: entry for key, entry in entries.items() if entry[1] > oldest}
+    merged.update((key, (digest, now)) for key, digest in emitted.items())
+    return merged

@@ -65,6 +65,7 @@ class LineageSettings:
     platform_type: str = "OTHERS"
     platform_delimiter: str = "."
     platform_logo_url: str | None = None
+    datahub_digest_ttl_hours: int = 24
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (tuples as lists), e.g. for logging or templating."""
@@ -156,3 +157,7 @@ def settings_from_dict(data: Any) -> LineageSettings:
         if key in values:
             values[key] = tuple(values[key])
     return LineageSettings(**values)
+
+
+# How long the digest of an aspect sent to DataHub is trusted (push_datahub skips unchanged aspects); 0 = never skip.
+_INT_RANGES["datahub_digest_ttl_hours"] = (0, 8_760)

@@ -49,3 +49,12 @@ def batch_stamp_of(key: str) -> str | None:
         return None
     parts = name.split("-")
     return parts[1] if len(parts) >= 3 else None
+
+
+DATAHUB_DIGESTS = "state/datahub-digests"
+
+
+def datahub_digests_key(prefix: str, datahub_conn_id: str) -> str:
+    """The state object holding the digests of the aspects last sent to one DataHub connection (``push_datahub``)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in datahub_conn_id)
+    return f"{prefix.strip('/')}/{DATAHUB_DIGESTS}/{safe}.json.gz"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 from typing import Any
 
@@ -18,7 +19,18 @@ from datahub.metadata.schema_classes import (
 
 from flytelineage.domain.datahub_mcps import build_mcps
 from flytelineage.domain.datahub_ownership import ownership_patches
-from flytelineage.domain.datahub_push import PreparedProposal, digest_key, prepare_push
+from flytelineage.domain.datahub_push import (
+    DigestStateError,
+    PreparedProposal,
+    digest_key,
+    digests_from_bytes,
+    digests_to_bytes,
+    live_digests,
+    merged_digests,
+    prepare_push,
+)
+from flytelineage.domain.lineage_settings import settings_from_dict
+from flytelineage.errors import ConfigurationError
 from tests import lineage_samples
 
 FLOW = "urn:li:dataFlow:(flyte,p.d.wf,prod)"
@@ -126,3 +138,49 @@ def test_a_changed_aspect_is_sent_and_its_new_digest_recorded() -> None:
     assert described(changed.proposals) == described([info("b")])
     assert set(changed.emitted) == {digest_key(FLOW, "dataFlowInfo")}
     assert changed.emitted[digest_key(FLOW, "dataFlowInfo")] != first.emitted[digest_key(FLOW, "dataFlowInfo")]
+
+
+HOUR = 3600
+
+
+@pytest.mark.parametrize(
+    ("sent_hours_ago", "ttl_hours", "trusted"),
+    [(0, 24, True), (23, 24, True), (24, 24, False), (30, 24, False), (1, 0, False), (100, 168, True)],
+)
+def test_a_digest_is_trusted_for_ttl_hours_after_it_was_sent(
+    sent_hours_ago: int, ttl_hours: int, trusted: bool
+) -> None:
+    now = 1_800_000_000
+    entries = {"k": ("d", now - sent_hours_ago * HOUR)}
+    assert live_digests(entries, now, ttl_hours) == ({"k": "d"} if trusted else {})
+
+
+def test_merging_drops_expired_entries_and_stamps_what_was_sent() -> None:
+    now = 1_800_000_000
+    entries = {"old": ("a", now - 25 * HOUR), "kept": ("b", now - HOUR), "resent": ("c", now - 2 * HOUR)}
+    merged = merged_digests(entries, {"resent": "c2", "new": "d"}, now, 24)
+    assert merged == {"kept": ("b", now - HOUR), "resent": ("c2", now), "new": ("d", now)}
+
+
+def test_digest_state_round_trip_and_unreadable_states() -> None:
+    entries = {"b": ("d2", 2), "a": ("d1", 1)}
+    data = digests_to_bytes(entries)
+    assert digests_from_bytes(data) == entries and digests_to_bytes(dict(reversed(entries.items()))) == data
+    newer = gzip.compress(json.dumps({"version": 99, "digests": {}}).encode())
+    for bad in (b"not gzip", gzip.compress(b"[1]"), newer):
+        with pytest.raises(DigestStateError):
+            digests_from_bytes(bad)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"), [(None, None), (0, None), (168, None), (-1, "from 0 to 8760"), ("x", "")]
+)
+def test_digest_ttl_setting(value: Any, problem: str | None) -> None:
+    document: dict[str, Any] = {"sqs_queue": "q", "bucket": "b"}
+    if value is not None:
+        document["datahub_digest_ttl_hours"] = value
+    if problem is None:
+        assert settings_from_dict(document).datahub_digest_ttl_hours == (24 if value is None else value)
+    else:
+        with pytest.raises(ConfigurationError, match=f"datahub_digest_ttl_hours must be an integer {problem}"):
+            settings_from_dict(document)
