@@ -154,6 +154,44 @@ def legacy_serialize(mcps: list[Any]) -> list[str]:
     return [json.dumps(pre_json_transform(m.to_obj())) for m in mcps]
 
 
+_FIRST_CONVERSION_BEFORE = """
+import sys, time
+import pyarrow as pa
+start = time.perf_counter()
+pa.array([1])  # what the first events_to_table of a process paid before: pyarrow's pandas probe
+print(time.perf_counter() - start, "pandas" in sys.modules)
+"""
+_FIRST_CONVERSION_NOW = """
+import sys, time
+from datetime import datetime, UTC
+from flytelineage.domain.event_decoding import SqsMessage, decode_messages
+from flytelineage.domain.event_table import events_to_table, table_to_parquet_bytes
+from flytelineage.testing.flyte_event_generator import mixed_workload
+bodies = [m.body for m in mixed_workload(3, seed=1, with_objects=False).messages]
+decoded = decode_messages([SqsMessage(str(i), b) for i, b in enumerate(bodies)], received_at=datetime.now(UTC))
+start = time.perf_counter()
+table_to_parquet_bytes(events_to_table(decoded.events))
+print(time.perf_counter() - start, "pandas" in sys.modules)
+"""
+
+
+def first_conversion() -> None:
+    """The drain's first Arrow conversion in a fresh process, before (pandas imported) and now, in two children."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'plugins'}:{root}"}
+    for label, code in (("before", _FIRST_CONVERSION_BEFORE), ("now", _FIRST_CONVERSION_NOW)):
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
+        )
+        seconds, pandas = out.stdout.split()
+        ms = float(seconds) * 1e3
+        print(f"first Arrow conversion in a drain process ({label}): {ms:.0f} ms, pandas loaded: {pandas}")
+
+
 def print_runs(runs: list[Run]) -> None:
     """One row per workload: µs/event per stage, total, bare baseline, proposals per execution, load."""
     head = f"{'workload':<17}{'execs':>6}{'events':>8}" + "".join(f"{s:>9}" for s in STAGES)
@@ -197,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"µs per event, one process, pid {os.getpid()}; load = 1-minute load average when the run started")
     print_runs(runs)
     print_growth(runs)
+    first_conversion()
 
 
 if __name__ == "__main__":
