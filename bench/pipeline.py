@@ -13,7 +13,13 @@ run, minus the network:
 - ``group``: ``split_ready``; ``resolve``: ``resolve_executions`` on an ``InMemoryObjectReader``;
 - ``shard``: the executions shards written (gzip JSON Lines) and read back once;
 - ``mcps``: ``build_mcps``; ``serialize``: the proposals prepared for a push (``datahub_push.prepare_push``:
-  deduplicated, each serialized once); ``glue``: ``plan_glue_tables``.
+  deduplicated, each aspect serialized once), then what the REST emitter does per proposal sent (``to_obj``, the
+  JSON transform, ``json.dumps``); ``glue``: ``plan_glue_tables``.
+
+Next to the total, ``legacy ser`` is the serialization this project did before (the emitter given every built
+proposal), measured in the same run on the same proposals and not counted in the total; ``sent/ex`` the proposals
+sent per execution; ``rerun/ex`` those a steady-state re-run of the same executions still sends (with the digests of
+the first push): the per-run ones only.
 
 The ``bare`` line, measured in the same run on the same bodies, is what any consumer must do: parse the SNS
 envelope, base64-decode the message, parse the protobuf. Figures are µs per event (wall clock, one process); the
@@ -49,6 +55,7 @@ class Run:
     seconds: dict[str, float] = field(default_factory=dict)
     proposals: int = 0
     sent: int = 0
+    rerun: int = 0
     load: float = 0.0
 
     def timed(self, stage: str, fn: Callable[[], T]) -> T:
@@ -71,6 +78,7 @@ class Run:
 def run_pipeline(executions: int, *, with_objects: bool, seed: int = 1) -> Run:
     """Generate a workload (untimed) and time every stage of the CPU path on it."""
     from flytelineage.domain.datahub_mcps import build_mcps
+    from flytelineage.domain.datahub_push import prepare_push
     from flytelineage.domain.event_decoding import SqsMessage, decode_messages
     from flytelineage.domain.event_table import events_to_table, parquet_bytes_to_table, table_to_parquet_bytes
     from flytelineage.domain.execution_grouping import split_ready
@@ -111,13 +119,30 @@ def run_pipeline(executions: int, *, with_objects: bool, seed: int = 1) -> Run:
     )
     for shard in shards:
         mcps = run.timed("mcps", lambda s=shard: [m for e in s for m in build_mcps(e)])  # type: ignore[misc]
-        sent = run.timed("serialize", lambda m=mcps: legacy_serialize(m))  # type: ignore[misc]
+        prepared = run.timed("serialize", lambda m=mcps: push_serialize(m))  # type: ignore[misc]
         run.proposals += len(mcps)
-        run.sent += len(sent)
+        run.sent += len(prepared.proposals)
+        again = prepare_push([m for e in shard for m in build_mcps(e)], prepared.emitted)
+        run.rerun += len(again.proposals)
+        run.timed("legacy", lambda s=shard: legacy_serialize([m for e in s for m in build_mcps(e)]))  # type: ignore[misc]
         run.timed("glue", lambda s=shard: plan_glue_tables(s))  # type: ignore[misc]
     if len(resolved) < executions:
         raise RuntimeError(f"only {len(resolved)} of {executions} executions were resolved")
     return run
+
+
+def push_serialize(mcps: list[Any]) -> Any:
+    """``prepare_push``, then the REST emitter's ``to_obj`` + JSON transform + ``json.dumps`` of each sent proposal."""
+    import json
+
+    from datahub.emitter.serialization_helper import pre_json_transform
+
+    from flytelineage.domain.datahub_push import prepare_push
+
+    prepared = prepare_push(mcps)
+    for proposal in prepared.proposals:
+        json.dumps(pre_json_transform(proposal.to_obj()))
+    return prepared
 
 
 def legacy_serialize(mcps: list[Any]) -> list[str]:
@@ -129,15 +154,57 @@ def legacy_serialize(mcps: list[Any]) -> list[str]:
     return [json.dumps(pre_json_transform(m.to_obj())) for m in mcps]
 
 
+_FIRST_CONVERSION_BEFORE = """
+import sys, time
+import pyarrow as pa
+start = time.perf_counter()
+pa.array([1])  # what the first events_to_table of a process paid before: pyarrow's pandas probe
+print(time.perf_counter() - start, "pandas" in sys.modules)
+"""
+_FIRST_CONVERSION_NOW = """
+import sys, time
+from datetime import datetime, UTC
+from flytelineage.domain.event_decoding import SqsMessage, decode_messages
+from flytelineage.domain.event_table import events_to_table, table_to_parquet_bytes
+from flytelineage.testing.flyte_event_generator import mixed_workload
+bodies = [m.body for m in mixed_workload(3, seed=1, with_objects=False).messages]
+decoded = decode_messages([SqsMessage(str(i), b) for i, b in enumerate(bodies)], received_at=datetime.now(UTC))
+start = time.perf_counter()
+table_to_parquet_bytes(events_to_table(decoded.events))
+print(time.perf_counter() - start, "pandas" in sys.modules)
+"""
+
+
+def first_conversion() -> None:
+    """The drain's first Arrow conversion in a fresh process, before (pandas imported) and now, in two children."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'plugins'}:{root}"}
+    for label, code in (("before", _FIRST_CONVERSION_BEFORE), ("now", _FIRST_CONVERSION_NOW)):
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
+        )
+        seconds, pandas = out.stdout.split()
+        ms = float(seconds) * 1e3
+        print(f"first Arrow conversion in a drain process ({label}): {ms:.0f} ms, pandas loaded: {pandas}")
+
+
 def print_runs(runs: list[Run]) -> None:
     """One row per workload: µs/event per stage, total, bare baseline, proposals per execution, load."""
     head = f"{'workload':<17}{'execs':>6}{'events':>8}" + "".join(f"{s:>9}" for s in STAGES)
-    print(head + f"{'TOTAL':>9}{'bare':>7}{'ev/s':>9}{'MCP/ex':>7}{'sent/ex':>8}{'load':>6}")
+    print(
+        head + f"{'TOTAL':>9}{'bare':>7}{'ev/s':>9}{'legacy ser':>11}{'MCP/ex':>7}{'sent/ex':>8}{'rerun/ex':>9}"
+        f"{'load':>6}"
+    )
     for r in runs:
         stages = "".join(f"{r.us(s):>9.1f}" for s in STAGES)
         print(
             f"{r.label:<17}{r.executions:>6}{r.events:>8}{stages}{r.total_us:>9.1f}{r.us('bare'):>7.1f}"
-            f"{1e6 / r.total_us:>9,.0f}{r.proposals / r.executions:>7.1f}{r.sent / r.executions:>8.1f}{r.load:>6.2f}"
+            f"{1e6 / r.total_us:>9,.0f}{r.us('legacy'):>11.1f}{r.proposals / r.executions:>7.1f}"
+            f"{r.sent / r.executions:>8.1f}{r.rerun / r.executions:>9.1f}{r.load:>6.2f}"
         )
 
 
@@ -168,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"µs per event, one process, pid {os.getpid()}; load = 1-minute load average when the run started")
     print_runs(runs)
     print_growth(runs)
+    first_conversion()
 
 
 if __name__ == "__main__":

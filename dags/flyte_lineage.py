@@ -101,6 +101,9 @@ with DAG(
         platform_delimiter="{{ cfg('platform_delimiter') }}",
         platform_logo_url="{{ cfg('platform_logo_url') }}",
         enabled="{{ not params.dry_run and 'datahub' in (params.targets or cfg('targets')) }}",
+        prefix="{{ cfg('prefix') }}",
+        digest_ttl_hours="{{ cfg('datahub_digest_ttl_hours') }}",
+        full_resend="{{ not not (params.replay_start or params.replay_end) }}",
     ).expand(shard_key=group_executions.output)
     register_glue = RegisterGlueOperator.partial(
         task_id="register_glue",

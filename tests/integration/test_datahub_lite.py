@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from datahub.lite.lite_local import DataHubLiteLocal
 from datahub.lite.lite_util import get_datahub_lite
 
 from flytelineage.domain.datahub_mcps import build_mcps
+from flytelineage.errors import TargetError
 from flytelineage.hooks import datahub_emitter_hook
 from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
 from tests import lineage_samples
@@ -167,3 +169,44 @@ def test_file_connection_writes_proposals_the_file_source_reads(
     records = list(read_metadata_file(path))
     assert len(records) == first.proposals + second.proposals
     assert records[0].entityUrn == build_mcps(lineage_samples.linear_success())[0].entityUrn  # type: ignore[union-attr]
+
+
+def edges(path: Path) -> list[tuple[Any, ...]]:
+    """The browse index of a Lite file (its edge table), sorted."""
+    import sqlite3
+
+    with closing(sqlite3.connect(path)) as db:
+        return sorted(db.execute("SELECT src_id, relnship, dst_id, dst_label FROM metadata_edge_v2").fetchall())
+
+
+def test_closing_indexes_the_changed_entities_as_a_full_reindex_does(lite_path: Path) -> None:
+    emit(lineage_samples.all_samples())
+    emit(lineage_samples.many_executions(8))  # a second push: changed entities in a store that has an index
+    emit(lineage_samples.all_samples())
+    incremental = edges(lite_path)
+    assert any(relation == "child" for _, relation, _, _ in incremental)
+    lite = get_datahub_lite({"type": "sqlite", "config": {"file": str(lite_path)}})
+    lite.reindex()  # the SDK's own rebuild of the whole index
+    lite.close()
+    assert edges(lite_path) == incremental
+
+
+def test_a_rejected_proposal_is_undone_alone(lite_path: Path, open_lite: Any) -> None:
+    from datahub.emitter.mcp import MetadataChangeProposalWrapper
+    from datahub.metadata.schema_classes import DataFlowInfoClass, StatusClass
+
+    other = "urn:li:dataFlow:(flyte,p.d.other,prod)"
+    proposals = [
+        MetadataChangeProposalWrapper(entityUrn=FLOW, aspect=DataFlowInfoClass(name="daily")),
+        MetadataChangeProposalWrapper(entityUrn=other, aspect=DataFlowInfoClass(name=None)),  # type: ignore[arg-type]
+        MetadataChangeProposalWrapper(entityUrn=other, aspect=StatusClass(removed=False)),
+    ]
+    hook = DataHubEmitterHook(datahub_conn_id="datahub_test")
+    try:
+        with pytest.raises(TargetError, match=r"failed 1 write\(s\) out of a batch of 3 .*dataFlowInfo"):
+            hook.emit_all(proposals)
+    finally:
+        hook.close()
+    lite = open_lite(lite_path)
+    assert lite.get(FLOW, ["dataFlowInfo"])["dataFlowInfo"] == {"name": "daily", "customProperties": {}}
+    assert lite.get(other, None) == {"urn": other, "status": {"removed": False}}

@@ -69,6 +69,7 @@ class LineageSettings:
     dpi_retention_days: int | None = None
     dpi_retention_max_per_run: int = 10_000
     dpi_retention_hard_delete: bool = False
+    datahub_digest_ttl_hours: int = 24
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (tuples as lists), e.g. for logging or templating."""
@@ -162,3 +163,7 @@ def settings_from_dict(data: Any) -> LineageSettings:
         if key in values:
             values[key] = tuple(values[key])
     return LineageSettings(**values)
+
+
+# How long the digest of an aspect sent to DataHub is trusted (push_datahub skips unchanged aspects); 0 = never skip.
+_INT_RANGES["datahub_digest_ttl_hours"] = (0, 8_760)

@@ -127,3 +127,10 @@ def glue_problems_key(shard_key: str) -> str:
     """The report of the tables of a shard Glue refused for good (deterministic errors, not retried)."""
     prefix = prefix_of_shard_key(shard_key).strip("/")
     return f"{prefix}/{REPORTS}/{GLUE_PROBLEMS}/{_shard_digest(shard_key)}.json".lstrip("/")
+DATAHUB_DIGESTS = "state/datahub-digests"
+
+
+def datahub_digests_key(prefix: str, datahub_conn_id: str) -> str:
+    """The state object holding the digests of the aspects last sent to one DataHub connection (``push_datahub``)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in datahub_conn_id)
+    return f"{prefix.strip('/')}/{DATAHUB_DIGESTS}/{safe}.json.gz"

@@ -6,10 +6,20 @@ followed by each execution's ownership PATCH proposals (``datahub_ownership``: a
 Proposals are per-aspect upserts with timestamps from the events, so a retry or a backfill of the same interval
 rewrites the same metadata. Any proposal the target rejects fails the task
 after the whole batch was attempted. The returned XCom is a small dict of counts.
+
+Before sending, ``datahub_push.prepare_push`` drops repeats within the push and the static aspects (flow and job
+info, dataset properties and schemas, statuses, browse paths) whose digest the state object
+``<prefix>/state/datahub-digests/<conn id>.json.gz`` says were sent unchanged within ``digest_ttl_hours``; run events
+and DataProcessInstance aspects are always sent. The state is updated after a successful push with a conditional
+write (S3 ``If-Match``), merged again when a parallel mapped task wrote it first. ``full_resend`` (replays) and
+backfill runs send everything and record it; ``digest_ttl_hours=0`` turns skipping off. The TTL is wall-clock time
+since the aspect was sent, so an entity deleted in DataHub is sent again within one TTL.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -17,7 +27,14 @@ from airflow.sdk import BaseOperator
 from flytelineage.operators.shard_io import as_bool, as_str_list, shard_executions
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
+
+    from flytelineage.domain.datahub_push import DigestEntries
+
+log = logging.getLogger(__name__)
+
+STATE_WRITE_ATTEMPTS = 5
 
 
 class PushDataHubOperator(BaseOperator):
@@ -35,6 +52,9 @@ class PushDataHubOperator(BaseOperator):
     :param platform_display_name: display name of ``urn:li:dataPlatform:flyte``.
     :param platform_type: its DataHub ``PlatformType``. :param platform_delimiter: its dataset name delimiter.
     :param platform_logo_url: its logo (none: DataHub's generic icon).
+    :param prefix: key prefix of the digest state object.
+    :param digest_ttl_hours: how long a sent static aspect is not sent again unchanged (0: always send everything).
+    :param full_resend: send every proposal whatever the digests say (replays), then record them.
     """
 
     template_fields = (
@@ -51,6 +71,9 @@ class PushDataHubOperator(BaseOperator):
         "platform_delimiter",
         "platform_logo_url",
         "enabled",
+        "prefix",
+        "digest_ttl_hours",
+        "full_resend",
     )
     ui_color = "#e8f0fd"
 
@@ -70,6 +93,9 @@ class PushDataHubOperator(BaseOperator):
         platform_delimiter: str = ".",
         platform_logo_url: str | None = None,
         enabled: bool = True,
+        prefix: str = "flyte-lineage",
+        digest_ttl_hours: int | str = 24,
+        full_resend: bool | str = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -86,11 +112,15 @@ class PushDataHubOperator(BaseOperator):
         self.platform_delimiter = platform_delimiter
         self.platform_logo_url = platform_logo_url
         self.enabled = enabled
+        self.prefix = prefix
+        self.digest_ttl_hours = digest_ttl_hours
+        self.full_resend = full_resend
 
     def execute(self, context: Context) -> dict[str, int]:
         """Emit the shard's lineage; return counts of executions, proposals and distinct entities."""
         from flytelineage.domain.datahub_mcps import build_mcps
         from flytelineage.domain.datahub_ownership import ownership_patches
+        from flytelineage.domain.datahub_push import prepare_push
         from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
         from flytelineage.operators.fail_fast import failing_fast
 
@@ -113,16 +143,22 @@ class PushDataHubOperator(BaseOperator):
             )
             mcps.extend(built)
             mcps.extend(ownership_patches(execution, built, as_str_list(self.service_principals)))
+        digests = _DigestState(self, context)
+        prepared = prepare_push(mcps, digests.trusted())
         hook = DataHubEmitterHook(datahub_conn_id=self.datahub_conn_id)
         try:
             with failing_fast(f"push to the DataHub connection {self.datahub_conn_id!r}"):
-                report = hook.emit_all(mcps)
+                report = hook.emit_all(prepared.proposals)
         finally:
             hook.close()
+        digests.record(prepared.emitted)
         counts = {
             "executions": len(executions),
             "mcps": report.proposals,
             "entities": len({mcp.entityUrn for mcp in mcps}),
+            "built": prepared.built,
+            "duplicates": prepared.duplicates,
+            "unchanged": prepared.unchanged,
         }
         self.log.info("Pushed %s from %s to %s", counts, self.shard_key, report.target)
         return counts
@@ -136,3 +172,86 @@ class PushDataHubOperator(BaseOperator):
             delimiter=self.platform_delimiter or ".",
             logo_url=self.platform_logo_url or None,
         )
+
+
+class _DigestState:
+    """The digest state object of the push's DataHub connection: read before the push, merged into after it."""
+
+    def __init__(self, operator: PushDataHubOperator, context: Context) -> None:
+        from flytelineage.domain import storage_keys
+        from flytelineage.operators.drain_events import is_backfill
+
+        self.ttl_hours = int(operator.digest_ttl_hours or 0)
+        self.full = as_bool(operator.full_resend) or is_backfill(context)
+        self.bucket = operator.bucket
+        self.key = storage_keys.datahub_digests_key(operator.prefix or "flyte-lineage", operator.datahub_conn_id)
+        self.aws_conn_id = operator.aws_conn_id
+        self.now = int(time.time())  # the TTL is about real time since a send, not about the data interval
+        self.entries: DigestEntries = {}
+        self.etag: str | None = None
+
+    def trusted(self) -> dict[str, str]:
+        """The digests the push may skip by (none for a replay, a backfill, or with the TTL at 0)."""
+        from flytelineage.domain.datahub_push import live_digests
+
+        if self.ttl_hours <= 0:
+            return {}
+        self.entries, self.etag = self._read()
+        if self.full:
+            log.info("Full re-send (replay or backfill): every proposal is sent, the digests are then recorded")
+            return {}
+        return live_digests(self.entries, self.now, self.ttl_hours)
+
+    def record(self, emitted: dict[str, str]) -> None:
+        """Merge what the push sent into the state, with a conditional write (re-read and retried on a conflict)."""
+        from botocore.exceptions import ClientError
+
+        from flytelineage.domain.datahub_push import digests_to_bytes, merged_digests
+
+        if self.ttl_hours <= 0:
+            return
+        for attempt in range(STATE_WRITE_ATTEMPTS):
+            body = digests_to_bytes(merged_digests(self.entries, emitted, self.now, self.ttl_hours))
+            condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
+            try:
+                self._s3().get_conn().put_object(Bucket=self.bucket, Key=self.key, Body=body, **condition)
+                return
+            except ClientError as e:
+                code = e.response.get("Error", {}).get("Code", "")
+                if code not in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                    raise
+                log.info(
+                    "Digest state s3://%s/%s changed meanwhile (attempt %d): merging again",
+                    self.bucket,
+                    self.key,
+                    attempt + 1,
+                )
+                self.entries, self.etag = self._read()
+        log.warning(
+            "Digest state s3://%s/%s kept changing; not updated this time (the next push re-sends what it lacks)",
+            self.bucket,
+            self.key,
+        )
+
+    def _read(self) -> tuple[DigestEntries, str | None]:
+        from botocore.exceptions import ClientError
+
+        from flytelineage.domain.datahub_push import DigestStateError, digests_from_bytes
+
+        try:
+            found = self._s3().get_conn().get_object(Bucket=self.bucket, Key=self.key)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return {}, None
+            raise
+        etag = found["ETag"]
+        try:
+            return digests_from_bytes(found["Body"].read()), etag
+        except DigestStateError as e:
+            log.warning("Digest state s3://%s/%s unreadable (%s): sending everything", self.bucket, self.key, e)
+            return {}, etag
+
+    def _s3(self) -> S3Hook:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.aws_conn_id)

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from flytelineage.domain.datahub_mcps import build_mcps
+from flytelineage.domain.datahub_ownership import ownership_patches
 from flytelineage.domain.datahub_platform import platform_info_mcp
+from flytelineage.domain.datahub_push import prepare_push
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.operators.push_datahub import PushDataHubOperator
 from tests import lineage_samples
@@ -60,7 +62,17 @@ def test_pushes_a_shard_from_s3_into_datahub_lite(s3_client: Any, bucket: str, l
     counts = operator(bucket, flyte_console_url="https://flyte.example.com").execute(context={})  # type: ignore[arg-type]
     mcps = [platform_info_mcp()]
     mcps += [m for e in executions for m in build_mcps(e, flyte_console_url="https://flyte.example.com")]
-    assert counts == {"executions": 6, "mcps": len(mcps), "entities": len({m.entityUrn for m in mcps})}
+    mcps += [m for e in executions for m in ownership_patches(e, build_mcps(e), ["flytepropeller"])]
+    sent = prepare_push(mcps).proposals
+    assert counts == {
+        "executions": 6,
+        "mcps": len(sent),
+        "entities": len({m.entityUrn for m in mcps}),
+        "built": len(mcps),
+        "duplicates": len(mcps) - len(sent),
+        "unchanged": 0,
+    }
+    assert len(sent) < len(mcps)  # the samples share datasets, flows and jobs: their repeats are not sent
     stored = read_lite(lite_conn)
     assert set(stored) == {m.entityUrn for m in mcps}
     flow = "urn:li:dataFlow:(flyte,flytesnacks.development.etl.orders.daily_orders,prod)"
@@ -88,6 +100,96 @@ def test_missing_shard_fails_once(s3_client: Any, bucket: str, lite_conn: Path) 
 
     with pytest.raises(AirflowFailException, match=r"Could not read executions shard s3://.*missing\.jsonl\.gz"):
         operator(bucket, shard_key="flyte-lineage/executions/missing.jsonl.gz").execute(context={})  # type: ignore[arg-type]
+
+
+def shard(s3_client: Any, bucket: str, key: str, executions: list[Any]) -> str:
+    s3_client.put_object(Bucket=bucket, Key=key, Body=executions_to_jsonl_gz(executions))
+    return key
+
+
+def built_with_patches(executions: list[Any]) -> list[Any]:
+    """Every proposal the operator builds for ``executions`` (platform info, per execution: built, then owners)."""
+    mcps: list[Any] = [platform_info_mcp()]
+    for execution in executions:
+        built = build_mcps(execution)
+        mcps += [*built, *ownership_patches(execution, built, ["flytepropeller"])]
+    return mcps
+
+
+@pytest.mark.integration
+def test_skipping_unchanged_aspects_leaves_lite_in_the_same_state(
+    s3_client: Any, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_TEST", json.dumps({"conn_type": "aws"}))
+    first = shard(s3_client, bucket, "x/shard-a.jsonl.gz", lineage_samples.all_samples())
+    # the same workflows again in other runs: flow/job info and per-run dataset properties change
+    second = shard(s3_client, bucket, "x/shard-b.jsonl.gz", lineage_samples.many_executions(9))
+    counts: dict[str, list[dict[str, int]]] = {}
+    for name, ttl in (("skipping", 24), ("sending_all", 0)):
+        path = tmp_path / name / "lite.db"
+        monkeypatch.setenv(f"AIRFLOW_CONN_{name.upper()}", json.dumps({"conn_type": "datahub-lite", "host": str(path)}))
+        counts[name] = [
+            PushDataHubOperator(
+                task_id="push_datahub",
+                shard_key=key,
+                bucket=bucket,
+                aws_conn_id="aws_test",
+                datahub_conn_id=name,
+                digest_ttl_hours=ttl,
+            ).execute(context={})  # type: ignore[arg-type]
+            for key in (first, second, first, first)
+        ]
+    assert read_lite(tmp_path / "skipping" / "lite.db") == read_lite(tmp_path / "sending_all" / "lite.db")
+    skipped = [c["unchanged"] for c in counts["skipping"]]
+    assert skipped[0] == 0 and skipped[2] > 0 and all(c["unchanged"] == 0 for c in counts["sending_all"])
+    # the steady-state re-run (the same shard twice in a row) sends the per-run proposals only
+    per_run = [p for p in prepare_push(built_with_patches(lineage_samples.all_samples())).proposals]
+    per_run = [p for p in per_run if p.entityType == "dataProcessInstance"]
+    assert counts["skipping"][3]["mcps"] == len(per_run)
+    assert counts["sending_all"][3]["mcps"] == counts["sending_all"][0]["mcps"] > len(per_run)
+
+
+@pytest.mark.integration
+def test_replays_and_expired_digests_send_everything(
+    s3_client: Any, bucket: str, lite_conn: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flytelineage.domain import storage_keys
+    from flytelineage.domain.datahub_push import digests_from_bytes
+    from flytelineage.operators import push_datahub
+
+    shard(s3_client, bucket, SHARD_KEY, lineage_samples.all_samples())
+    everything = operator(bucket).execute(context={})  # type: ignore[arg-type]
+    assert operator(bucket).execute(context={})["unchanged"] > 0  # type: ignore[arg-type]
+    replay = operator(bucket, full_resend="True").execute(context={})  # type: ignore[arg-type]
+    assert replay["mcps"] == everything["mcps"] and replay["unchanged"] == 0
+    state_key = storage_keys.datahub_digests_key("flyte-lineage", "datahub_lite")
+    stored = digests_from_bytes(s3_client.get_object(Bucket=bucket, Key=state_key)["Body"].read())
+    last_sent = max(sent for _, sent in stored.values())
+    monkeypatch.setattr(push_datahub.time, "time", lambda: last_sent + 24 * 3600 + 1)
+    expired = operator(bucket).execute(context={})  # type: ignore[arg-type]
+    assert expired["mcps"] == everything["mcps"] and expired["unchanged"] == 0
+
+
+@pytest.mark.integration
+def test_digest_state_written_meanwhile_by_another_task_is_merged(
+    s3_client: Any, bucket: str, lite_conn: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flytelineage.domain import storage_keys
+    from flytelineage.domain.datahub_push import digests_from_bytes, digests_to_bytes
+    from flytelineage.operators.push_datahub import _DigestState
+
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_TEST", json.dumps({"conn_type": "aws"}))
+    key = storage_keys.datahub_digests_key("flyte-lineage", "datahub_lite")
+    state = _DigestState(operator(bucket), {})  # type: ignore[arg-type]
+    assert state.trusted() == {}
+    other = {"urn:li:dataFlow:(flyte,p.d.other,prod)\tstatus": ("d-other", state.now)}
+    s3_client.put_object(Bucket=bucket, Key=key, Body=digests_to_bytes(other))  # a parallel mapped task, first
+    state.record({"urn:li:dataFlow:(flyte,p.d.mine,prod)\tstatus": "d-mine"})
+    stored = digests_from_bytes(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert {k: v[0] for k, v in stored.items()} == {
+        "urn:li:dataFlow:(flyte,p.d.other,prod)\tstatus": "d-other",
+        "urn:li:dataFlow:(flyte,p.d.mine,prod)\tstatus": "d-mine",
+    }
 
 
 def test_empty_shard_key_skips() -> None:
