@@ -127,6 +127,8 @@ def glue_problems_key(shard_key: str) -> str:
     """The report of the tables of a shard Glue refused for good (deterministic errors, not retried)."""
     prefix = prefix_of_shard_key(shard_key).strip("/")
     return f"{prefix}/{REPORTS}/{GLUE_PROBLEMS}/{_shard_digest(shard_key)}.json".lstrip("/")
+
+
 DATAHUB_DIGESTS = "state/datahub-digests"
 
 

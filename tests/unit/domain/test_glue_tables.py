@@ -373,6 +373,8 @@ def test_parquet_blobs_are_registered_with_their_footer_schema(
     descriptor = table.table_input["StorageDescriptor"]
     assert (descriptor["Location"], descriptor["SerdeInfo"]["SerializationLibrary"]) == (location, PARQUET_SERDE)
     assert [c["Name"] for c in descriptor["Columns"]] == ["order_id", "total"]
+
+
 REFUSED_LOCATIONS = [
     # (dataset uri, read_buckets, reason fragment): none of these becomes a table
     ("file:///etc/passwd-dir", (), "only s3:// locations are allowed, not file"),
