@@ -12,13 +12,14 @@ Settings used by a subcommand are, in increasing precedence: the Airflow Variabl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from traitlets import Bool, Int, List, TraitType, Unicode, default
 from traitlets.config import Application, Configurable
@@ -28,6 +29,12 @@ from flytelineage.domain.lineage_settings import VARIABLE_NAME, LineageSettings,
 from flytelineage.errors import ConfigurationError, FlyteLineageError
 
 CONFIG_FILE = "flytelineage_config.py"
+_results: TextIO | None = None  # where results go while a command runs (stdout, which logs are kept off)
+
+
+def out(text: str) -> None:
+    """Print one result line on the command's standard output."""
+    print(text, file=_results or sys.stdout, flush=True)
 
 
 class CommandError(FlyteLineageError):
@@ -117,9 +124,20 @@ class FlyteLineage(Application):
             self.load_config_file(str(Path(self.config_file).resolve()))
 
     def start(self) -> int:  # type: ignore[override]
-        """Run the chosen subcommand; without one, list the subcommands."""
+        """Run the chosen subcommand (its logs on stderr, its results on stdout); without one, list them."""
         if self.subapp is not None:
-            return int(self.subapp.start() or 0)
+            leaf = self.subapp
+            while leaf.subapp is not None:
+                leaf = leaf.subapp
+            if leaf.show_config or leaf.show_config_json:
+                return int(self.subapp.start() or 0)
+            global _results
+            _results = sys.stdout
+            try:
+                with contextlib.redirect_stdout(sys.stderr):  # Airflow's logging writes to stdout
+                    return int(self.subapp.start() or 0)
+            finally:
+                _results = None
         self.print_subcommands()
         print(f"Choose a subcommand, e.g. `{self.name} run`; `{self.name} --help-all` lists every option.")
         return 2
@@ -168,8 +186,19 @@ def read_variable_file(path: str) -> dict[str, Any]:
     return data
 
 
+def logs_to_stderr(level: int | str = logging.WARNING) -> None:
+    """Send log records to stderr at ``level``: Airflow's logging setup writes to stdout, which holds the results."""
+    import airflow  # noqa: F401 - its import configures logging; redirect after it
+
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:  # not files, not test capture handlers
+            handler.setStream(sys.__stderr__)
+            handler.setLevel(level)
+
+
 def airflow_variable() -> Any:
     """The Airflow Variable ``flyte_lineage`` (JSON), or None when it is not set (env ``AIRFLOW_VAR_…`` or the DB)."""
+    logs_to_stderr()
     from airflow.models import Variable
 
     try:
@@ -192,7 +221,7 @@ class Subcommand(FlyteLineage):
 
 def print_json(data: Any) -> None:
     """One JSON document on stdout (sorted keys; datetimes and bytes made printable)."""
-    print(json.dumps(data, indent=2, sort_keys=True, default=_printable))
+    out(json.dumps(data, indent=2, sort_keys=True, default=_printable))
 
 
 def _printable(value: Any) -> Any:
