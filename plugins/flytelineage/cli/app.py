@@ -186,7 +186,7 @@ def read_variable_file(path: str) -> dict[str, Any]:
     return data
 
 
-def logs_to_stderr(level: int | str = logging.WARNING) -> None:
+def logs_to_stderr(level: Any = logging.WARNING) -> None:
     """Send log records to stderr at ``level``: Airflow's logging setup writes to stdout, which holds the results."""
     import airflow  # noqa: F401 - its import configures logging; redirect after it
 
