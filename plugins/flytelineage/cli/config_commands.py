@@ -34,7 +34,7 @@ class ConfigExport(Subcommand):
     """Print the ``flyte_lineage`` Variable JSON built from ``flytelineage_config.py`` and the command-line options.
 
     Only the keys that were given are written (the others keep their defaults); the document is validated first.
-    Store it with ``airflow variables set --json flyte_lineage "$(flytelineage config export)"``.
+    Store it with ``airflow variables set flyte_lineage "$(flytelineage config export)"``.
     """
 
     name = "flytelineage config export"
