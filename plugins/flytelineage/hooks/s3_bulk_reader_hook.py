@@ -3,15 +3,22 @@
 Every method takes the full set of ``s3://bucket/key`` URIs of one step and returns one entry per URI: the value,
 or the exception that prevented reading it. A single missing or forbidden object never raises, so the caller can
 record the problem and go on. ``allowed_buckets`` (empty = any) is checked before any request is made.
+
+The client's connection pool holds at least ``concurrency`` connections (botocore's default is 10), so concurrent
+reads never discard connections (urllib3's "Connection pool is full" warning) and are not throttled by the pool.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
 
 T = TypeVar("T")
 
@@ -37,6 +44,17 @@ class S3BulkReaderHook(S3Hook):
         super().__init__(*args, **kwargs)
         self.concurrency = max(1, concurrency)
         self.allowed_buckets = frozenset(allowed_buckets)
+
+    @cached_property
+    def conn_config(self) -> AwsConnectionWrapper:
+        """The connection's settings, with a connection pool of at least ``concurrency`` (other settings kept)."""
+        from botocore.config import Config
+
+        wrapper = super().conn_config
+        current = wrapper.botocore_config or Config()
+        pool = max(self.concurrency, current.max_pool_connections or 0)
+        wrapper.botocore_config = current.merge(Config(max_pool_connections=pool))
+        return wrapper
 
     def _map(self, fn: Callable[[str], T], uris: Sequence[str]) -> dict[str, T | Exception]:
         def guarded(uri: str) -> T | Exception:
