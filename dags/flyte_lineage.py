@@ -112,6 +112,7 @@ with DAG(
         glue_database="{{ cfg('glue_database') }}",
         glue_versioning="{{ cfg('glue_versioning') }}",
         glue_max_versions="{{ cfg('glue_max_versions') }}",
+        read_buckets="{{ cfg('read_buckets') }}",
         enabled="{{ not params.dry_run and 'glue' in (params.targets or cfg('targets')) }}",
     ).expand(shard_key=group_executions.output)
     push_openlineage = PushOpenLineageOperator.partial(

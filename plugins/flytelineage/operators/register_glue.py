@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from flytelineage.errors import TargetError
-from flytelineage.operators.shard_io import as_bool, shard_executions
+from flytelineage.operators.shard_io import as_bool, as_str_list, shard_executions
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -47,6 +47,7 @@ class RegisterGlueOperator(BaseOperator):
     :param glue_database: put every table in this database instead of ``flyte_<project>_<domain>``.
     :param glue_versioning: keep the previous table definition as a Glue table version on each change.
     :param glue_max_versions: with versioning, keep at most this many versions per table (oldest deleted first).
+    :param read_buckets: buckets a table location may be in (empty = any ``s3://`` bucket); others are skipped.
     """
 
     template_fields = (
@@ -56,6 +57,7 @@ class RegisterGlueOperator(BaseOperator):
         "glue_database",
         "glue_versioning",
         "glue_max_versions",
+        "read_buckets",
         "enabled",
     )
     ui_color = "#f3e8fd"
@@ -72,6 +74,7 @@ class RegisterGlueOperator(BaseOperator):
         glue_database: str | None = None,
         glue_versioning: bool = False,
         glue_max_versions: int | None = None,
+        read_buckets: list[str] | tuple[str, ...] | str = (),
         enabled: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -82,6 +85,7 @@ class RegisterGlueOperator(BaseOperator):
         self.glue_database = glue_database
         self.glue_versioning = glue_versioning
         self.glue_max_versions = glue_max_versions
+        self.read_buckets = read_buckets
         self.enabled = enabled
 
     def execute(self, context: Context) -> dict[str, int]:
@@ -98,7 +102,9 @@ class RegisterGlueOperator(BaseOperator):
             target="glue",
             action="register in Glue",
         )
-        plan = plan_glue_tables(executions, database_override=self.glue_database or None)
+        plan = plan_glue_tables(
+            executions, database_override=self.glue_database or None, read_buckets=as_str_list(self.read_buckets)
+        )
         for skipped in plan.skipped:
             self.log.warning(
                 "No Glue table for %s (execution %s): %s", skipped.dataset_key, skipped.execution, skipped.reason

@@ -113,6 +113,32 @@ def test_registers_tables_then_changes_nothing(
     assert len(versions["TableVersions"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("read_buckets", "created", "skipped"),
+    [
+        ('["flyte"]', 2, 1),  # the shard's tables are in the allowed bucket (as the DAG renders the setting)
+        (["other-bucket"], 0, 3),  # none is: every table is skipped with the reason, nothing registered
+    ],
+)
+def test_read_buckets_limits_the_table_locations(
+    shard: str,
+    bucket: str,
+    glue_client: Any,
+    unique_name: str,
+    capsys: pytest.CaptureFixture[str],
+    read_buckets: Any,
+    created: int,
+    skipped: int,
+) -> None:
+    database = f"lake_{unique_name}"
+    counts = operator(bucket, shard, glue_database=database, read_buckets=read_buckets).execute(context={})  # type: ignore[arg-type]
+    assert (counts["created"], counts["skipped"]) == (created, skipped)
+    tables = glue_client.get_tables(DatabaseName=database)["TableList"] if created else []
+    assert len(tables) == created
+    if not created:
+        assert "bucket 'flyte' is not in read_buckets" in capsys.readouterr().out
+
+
 def test_default_database_is_per_project_and_domain(shard: str, bucket: str, glue_client: Any) -> None:
     operator(bucket, shard).execute(context={})  # type: ignore[arg-type]
     names = [t["Name"] for t in glue_client.get_tables(DatabaseName="flyte_flytesnacks_development")["TableList"]]
