@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from datahub.metadata.urns import DataFlowUrn, DataJobUrn, DatasetUrn
-from datahub.utilities.urn_encoder import UrnEncoder
 from datahub.utilities.urns.urn import Urn
 
-from flytelineage.domain.datahub_mcps import build_mcps
+from flytelineage.domain import urn_names
+from flytelineage.domain.datahub_mcps import build_mcps, dataset_urn
 from flytelineage.domain.event_decoding import SqsMessage, decode_messages
 from flytelineage.domain.event_table import events_to_table
 from flytelineage.domain.execution_grouping import GroupingState, split_ready
@@ -64,24 +64,23 @@ def assert_urns_round_trip(execution: Execution) -> set[str]:
     """Every urn of the execution's proposals parses back to the parts it was built from; returns the urns."""
     urns = {mcp.entityUrn for mcp in build_mcps(execution, env="PROD") if mcp.entityUrn}
     project, domain = execution.id.project, execution.id.domain
-    flow_id = f"{project}.{domain}.{execution.workflow_name}"
+    flow_id = urn_names.flow_name(project, domain, execution.workflow_name)  # escaped and capped, never raw
     for urn in urns:
         parsed = Urn.from_string(urn)
         assert str(parsed) == urn
+        assert len(urn.encode()) <= urn_names.URN_MAX_BYTES, urn
         if urn.startswith("urn:li:dataFlow:"):
             flow = DataFlowUrn.from_string(urn)
-            assert (flow.orchestrator, flow.flow_id, flow.cluster) == (
-                "flyte",
-                UrnEncoder.encode_string(flow_id),
-                "prod",
-            )
+            assert (flow.orchestrator, flow.flow_id, flow.cluster) == ("flyte", flow_id, "prod")
         elif urn.startswith("urn:li:dataJob:"):
             job = DataJobUrn.from_string(urn)
-            assert DataFlowUrn.from_string(job.flow) == DataFlowUrn("flyte", flow_id, "prod")
-            assert job.job_id in {UrnEncoder.encode_string(j.task.name) for j in execution.jobs}
+            assert DataFlowUrn.from_string(job.flow).flow_id == flow_id
+            assert job.job_id in {urn_names.name_part(j.task.name) for j in execution.jobs}
     expected = {
-        ds.key: ("urn:li:dataPlatform:" + ds.platform, UrnEncoder.encode_string(ds.name)) for ds in execution.datasets
+        ds.key: ("urn:li:dataPlatform:" + ds.platform, DatasetUrn.from_string(dataset_urn(ds, "PROD")).name)
+        for ds in execution.datasets
     }
+    assert len(set(expected.values())) == len(expected)  # distinct datasets never share a urn
     dataset_urns = {u for u in urns if u.startswith("urn:li:dataset:")}
     assert len(dataset_urns) == len(expected)
     for urn in dataset_urns:

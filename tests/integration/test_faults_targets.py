@@ -12,6 +12,7 @@ import json
 import time
 from typing import Any
 
+import boto3
 import pytest
 from datahub.emitter.rest_emitter import BATCH_INGEST_MAX_PAYLOAD_LENGTH
 
@@ -59,11 +60,16 @@ def push(bucket: str) -> dict[str, int]:
 
 
 def clean_state(gms: FakeGms, bucket: str) -> dict[tuple[Any, ...], str]:
-    """The GMS state a fault-free run leaves (the GMS is emptied again afterwards)."""
+    """The GMS state a fault-free run leaves (the GMS is emptied again afterwards, and so is the digest state of
+    what was sent, so the faulty run that follows starts like a first run and must send everything)."""
     gms.policy = always_ok
     push(bucket)
     state = dict(gms.state)
     gms.state.clear()
+    s3 = boto3.client("s3")
+    digests = storage_keys.datahub_digests_key("flyte-lineage", "faults_gms")
+    s3.head_object(Bucket=bucket, Key=digests)  # the clean run recorded what it sent
+    s3.delete_object(Bucket=bucket, Key=digests)
     return state
 
 
