@@ -37,7 +37,7 @@ class LineageSettings:
     sqs_queue: str
     bucket: str
     prefix: str = "flyte-lineage"
-    aws_conn_id: str = "aws_default"
+    aws_conn_id: str | None = "aws_default"  # None: boto3's default credentials (no Airflow connection)
     datahub_conn_id: str = "datahub_default"
     openlineage_conn_id: str = "openlineage_default"
     env: str = "PROD"
@@ -88,6 +88,8 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "pending_max_days": (1, 365),
     "shard_size": (1, 100_000),
     "read_concurrency": (1, 256),
+    # how long the digest of an aspect sent to DataHub is trusted (push_datahub skips unchanged aspects); 0 = never
+    "datahub_digest_ttl_hours": (0, 8_760),
     "dpi_retention_days": (1, 36_500),
     "dpi_retention_max_per_run": (1, 1_000_000),
 }
@@ -95,14 +97,13 @@ _STRINGS = (
     "sqs_queue",
     "bucket",
     "prefix",
-    "aws_conn_id",
     "datahub_conn_id",
     "openlineage_conn_id",
     "env",
     "platform_display_name",
     "platform_delimiter",
 )
-_OPTIONAL_STRINGS = ("glue_database", "flyte_console_url", "raw_format", "platform_logo_url")
+_OPTIONAL_STRINGS = ("aws_conn_id", "glue_database", "flyte_console_url", "raw_format", "platform_logo_url")
 _BOOLS = ("glue_versioning", "datasets_only", "dpi_retention_hard_delete")
 
 
@@ -143,13 +144,22 @@ def _check_lists(data: dict[str, Any], problems: list[str]) -> None:
         problems.append(f"platform_type must be one of {list(PLATFORM_TYPES)}")
 
 
-def settings_from_dict(data: Any) -> LineageSettings:
-    """Validate the Variable's JSON and apply defaults; raise one error that lists every problem."""
+REQUIRED = ("sqs_queue", "bucket")
+"""The keys without a default. A task that does not use one (grouping and the targets never read the queue) passes
+the keys it needs as ``required``."""
+
+
+def settings_from_dict(data: Any, *, required: tuple[str, ...] = REQUIRED) -> LineageSettings:
+    """Validate the Variable's JSON and apply defaults; raise one error that lists every problem.
+
+    ``required`` names the keys that must be set (the Variable as a whole needs ``REQUIRED``); a key left out when
+    it is not required takes an empty placeholder, so a task that does not use it cannot mistake it for a value.
+    """
     if not isinstance(data, dict):
         raise ConfigurationError(f"Variable {VARIABLE_NAME!r} must be a JSON object, not {type(data).__name__}")
     known = {f.name for f in dataclasses.fields(LineageSettings)}
     problems = [f"unknown key {k!r}" for k in sorted(data) if k not in known]
-    problems += [f"{k} is required" for k in ("sqs_queue", "bucket") if not data.get(k)]
+    problems += [f"{k} is required" for k in required if not data.get(k)]
     _check_types(data, problems)
     _check_lists(data, problems)
     if problems:
@@ -159,11 +169,8 @@ def settings_from_dict(data: Any) -> LineageSettings:
             + ". See the README's configuration reference."
         )
     values = {k: v for k, v in data.items() if k in known}
+    values.update((k, "") for k in REQUIRED if not values.get(k))
     for key in ("targets", "read_buckets", "service_principals"):
         if key in values:
             values[key] = tuple(values[key])
     return LineageSettings(**values)
-
-
-# How long the digest of an aspect sent to DataHub is trusted (push_datahub skips unchanged aspects); 0 = never skip.
-_INT_RANGES["datahub_digest_ttl_hours"] = (0, 8_760)

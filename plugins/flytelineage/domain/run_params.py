@@ -9,13 +9,14 @@ starts: both replay bounds or neither, and the end after the start.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flytelineage.domain.lineage_settings import TARGETS
+from flytelineage.errors import ConfigurationError
 
-# openlineage is the third target (its task is added next to push_datahub); dict.fromkeys keeps one copy of each.
-TARGET_NAMES: tuple[str, ...] = tuple(dict.fromkeys((*TARGETS, "openlineage")))
+TARGET_NAMES: tuple[str, ...] = TARGETS
 
 REPLAY_BOUND_SCHEMA: dict[str, Any] = {"type": ["null", "string"], "format": "date-time"}
 TARGETS_SCHEMA: dict[str, Any] = {
@@ -65,3 +66,81 @@ def param_problems(params: Mapping[str, Any]) -> list[str]:
             if unknown:
                 problems.append(f"targets {unknown} are not target names; use some of {list(TARGET_NAMES)}")
     return problems
+
+
+@dataclass(frozen=True)
+class RunMode:
+    """What a run of the pipeline does, decided once from its params and run type (the one rule every task uses).
+
+    - a **scheduled** or plain **manual** run drains, groups from the newest grouping state, writes the next state
+      and sends to its targets;
+    - a **replay** (``replay_start``/``replay_end``) drains nothing, re-derives its window from the state at or
+      before its start, leaves the state alone and sends everything again (no digest skipping);
+    - a **backfill** (``airflow backfill create``) is a replay of its data interval that may write the state
+      (grouping writes it only when no newer state exists);
+    - a **dry run** drains nothing, writes no state and sends nothing: grouping only.
+    """
+
+    dry_run: bool = False
+    replay: tuple[datetime, datetime] | None = None
+    backfill: bool = False
+    targets: tuple[str, ...] = ()
+
+    @property
+    def drains(self) -> bool:
+        """The drain runs (replays, backfills and dry runs read only what is stored)."""
+        return not (self.dry_run or self.replay or self.backfill)
+
+    @property
+    def persists_state(self) -> bool:
+        """Grouping writes the grouping state for the next run (never for replays and dry runs)."""
+        return not (self.dry_run or self.replay)
+
+    @property
+    def chains(self) -> bool:
+        """Grouping continues from the newest state before the run's end (else from the state before its start)."""
+        return not (self.replay or self.backfill)
+
+    @property
+    def full_resend(self) -> bool:
+        """Targets send everything, whatever they recorded as sent (replays and backfills)."""
+        return bool(self.replay or self.backfill)
+
+    def sends(self, target: str) -> bool:
+        """The target task sends (it is one of the run's targets and this is no dry run)."""
+        return not self.dry_run and target in self.targets
+
+    def skip_reason(self, step: str) -> str | None:
+        """Why ``step`` (``drain`` or a target name) does nothing in this run; None when it runs."""
+        if step == "drain":
+            if self.drains:
+                return None
+            kind = "dry run" if self.dry_run else "replay" if self.replay else "backfill"
+            return f"Drain switched off for this run ({kind}): lineage is derived from the stored batches only."
+        if self.dry_run:
+            return f"The {step} target sends nothing in a dry run."
+        if step not in self.targets:
+            return f"The {step} target is switched off (targets: {list(self.targets)})."
+        return None
+
+
+def run_mode(params: Mapping[str, Any] | None, run_type: str | None, default_targets: tuple[str, ...]) -> RunMode:
+    """The ``RunMode`` of a run from its params (missing ones take their defaults, so the operators work in any DAG)
+    and its run type; raises ``ConfigurationError`` listing every problem of invalid params."""
+    params = params or {}
+    problems = param_problems(params)
+    if problems:
+        raise ConfigurationError(f"the run's params are invalid ({len(problems)} problem(s)): " + "; ".join(problems))
+    start, end = params.get("replay_start"), params.get("replay_end")
+    replay = None
+    if start and end:
+        low, high = parse_bound("replay_start", start, []), parse_bound("replay_end", end, [])
+        assert low is not None and high is not None  # param_problems checked both
+        replay = (low, high)
+    targets = params.get("targets")
+    return RunMode(
+        dry_run=bool(params.get("dry_run")),
+        replay=replay,
+        backfill=str(run_type or "").lower().endswith("backfill"),
+        targets=tuple(targets) if targets else tuple(default_targets),
+    )
