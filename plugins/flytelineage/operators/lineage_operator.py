@@ -54,8 +54,11 @@ def variable_document() -> Any:
     from flytelineage.domain.lineage_settings import VARIABLE_NAME
     from flytelineage.errors import ConfigurationError
 
+    text = Variable.get(VARIABLE_NAME, default=None)  # parsed here: every secrets backend gives the same error
+    if text is None:
+        return None
     try:
-        return Variable.get(VARIABLE_NAME, default=None, deserialize_json=True)
+        return json.loads(text)
     except ValueError as e:
         raise ConfigurationError(f"Airflow Variable {VARIABLE_NAME!r} is not valid JSON: {e}") from e
 
