@@ -15,17 +15,18 @@ T1 = T0 + timedelta(minutes=10)
 REPLAY = {"replay_start": "2026-11-21T00:00:00+00:00", "replay_end": "2026-11-21T06:00:00Z"}
 WINDOW = (datetime(2026, 11, 21, 0, tzinfo=UTC), datetime(2026, 11, 21, 6, tzinfo=UTC))
 DEFAULT = ("datahub", "glue")
+BOTH = ["datahub", "glue"]
 
 # params, run type -> drains, persists_state, chains, full_resend, targets that send
 MODES = [
-    ({}, "scheduled", (True, True, True, False), ["datahub", "glue"]),
-    (None, None, (True, True, True, False), ["datahub", "glue"]),  # a DAG without params: the scheduled behaviour
-    ({"replay_start": None, "replay_end": None, "dry_run": False}, "manual", (True, True, True, False), ["datahub", "glue"]),
-    (REPLAY, "manual", (False, False, False, True), ["datahub", "glue"]),
+    ({}, "scheduled", (True, True, True, False), BOTH),
+    (None, None, (True, True, True, False), BOTH),  # a DAG without params: the scheduled behaviour
+    ({"replay_start": None, "replay_end": None, "dry_run": False}, "manual", (True, True, True, False), BOTH),
+    (REPLAY, "manual", (False, False, False, True), BOTH),
     ({"dry_run": True}, "manual", (False, False, True, False), []),
     ({**REPLAY, "dry_run": True}, "manual", (False, False, False, True), []),
-    ({}, "backfill", (False, True, False, True), ["datahub", "glue"]),
-    ({}, "BACKFILL", (False, True, False, True), ["datahub", "glue"]),
+    ({}, "backfill", (False, True, False, True), BOTH),
+    ({}, "BACKFILL", (False, True, False, True), BOTH),
     ({"targets": ["openlineage"]}, "manual", (True, True, True, False), ["openlineage"]),
     ({"targets": ["glue", "openlineage"], "dry_run": True}, "manual", (False, False, True, False), []),
 ]
