@@ -23,7 +23,9 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -479,8 +481,29 @@ _ROW_BUILDERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
 }
 
 
+#: the open ``counting_payload_decodes`` blocks, each counting ``decode_payload`` calls per payload
+_decode_counters: list[Counter[bytes]] = []
+
+
+@contextmanager
+def counting_payload_decodes() -> Iterator[Counter[bytes]]:
+    """Count the ``decode_payload`` calls made while the block runs, per stored payload (benchmarks, tests).
+
+    The count is kept inside ``decode_payload`` itself, so every caller is counted however it imported the function;
+    a stored row and its payload are one-to-one once rows are deduplicated (``event_id`` hashes the event).
+    """
+    calls: Counter[bytes] = Counter()
+    _decode_counters.append(calls)
+    try:
+        yield calls
+    finally:
+        _decode_counters[:] = [c for c in _decode_counters if c is not calls]  # by identity: counters compare equal
+
+
 def decode_payload(payload_type: str, payload: bytes) -> Message:
     """Re-decode a stored ``payload`` column value into its protobuf message (for re-processing without SQS)."""
+    for calls in _decode_counters:
+        calls[payload] += 1
     for _, cls in (*_ADMIN_TYPES.values(), *_V2_TYPES.values()):
         if cls.DESCRIPTOR.full_name == payload_type:
             return cls.FromString(payload)

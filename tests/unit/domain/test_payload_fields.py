@@ -8,6 +8,7 @@ fields from the stored payload, at most once per row.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,20 +17,26 @@ import pytest
 from flyteidl.admin import event_pb2 as admin_events
 from flyteidl.core import interface_pb2, literals_pb2
 
-from flytelineage.domain import event_decoding
 from flytelineage.domain.event_decoding import (
     CLOUDEVENTS_V2,
     SqsMessage,
+    counting_payload_decodes,
     decode_messages,
+    decode_payload,
     payload_fields,
     stored_payload_fields,
 )
-from flytelineage.domain.event_table import EVENT_SCHEMA, events_to_table
+from flytelineage.domain.event_table import (
+    EVENT_SCHEMA,
+    events_to_table,
+    parquet_bytes_to_table,
+    table_to_parquet_bytes,
+)
 from flytelineage.domain.execution_grouping import split_ready
 from flytelineage.domain.execution_lineage import resolve_executions
 from flytelineage.domain.in_memory_objects import InMemoryObjectReader
 from flytelineage.domain.lineage_model import Execution
-from flytelineage.testing.flyte_event_generator import GeneratedExecution, generate, scenario_names
+from flytelineage.testing.flyte_event_generator import GeneratedExecution, generate, mixed_workload, scenario_names
 
 START = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 RECEIVED = START + timedelta(hours=1)
@@ -52,17 +59,10 @@ def _legacy(table: pa.Table) -> pa.Table:
 
 
 @pytest.fixture
-def decode_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[bytes]:
+def decode_calls() -> Iterator[Counter[bytes]]:
     """Counts ``decode_payload`` calls per stored payload (one stored row per payload once deduplicated)."""
-    calls: Counter[bytes] = Counter()
-    original = event_decoding.decode_payload
-
-    def counting(payload_type: str, payload: bytes) -> Any:
-        calls[payload] += 1
-        return original(payload_type, payload)
-
-    monkeypatch.setattr(event_decoding, "decode_payload", counting)
-    return calls
+    with counting_payload_decodes() as calls:
+        yield calls
 
 
 def _resolve(table: pa.Table, run: GeneratedExecution) -> list[Execution]:
@@ -148,3 +148,92 @@ def test_a_pending_old_batch_merged_with_a_new_one_groups_like_the_new_one(decod
     mixed = resolve_executions(second.ready, InMemoryObjectReader(run.objects), link_events=second.state.pending)
     assert mixed == _resolve(table, run)
     assert max(decode_calls.values()) == 1
+
+
+# ---- the count itself, and a realistic workload stored as the drain stores it -------------------------------------
+
+
+def test_the_count_sees_every_caller_of_the_decoder() -> None:
+    _, rows = _run("linear_inline", "external")
+    row = rows[0]
+    with counting_payload_decodes() as outer:
+        decode_payload(row["payload_type"], row["payload"])  # a name bound in this module, not event_decoding's
+        with counting_payload_decodes() as inner:
+            stored_payload_fields(row)
+        stored_payload_fields(row)
+    assert inner == Counter({row["payload"]: 1})
+    assert outer == Counter({row["payload"]: 3})
+    decode_payload(row["payload_type"], row["payload"])  # outside any block: counted nowhere
+    assert outer == Counter({row["payload"]: 3})
+
+
+_WORKLOAD_AS_OF = START + timedelta(days=2)
+
+
+def _workload_batches(publisher_format: str) -> tuple[list[pa.Table], dict[str, bytes]]:
+    """A mixed workload (every scenario, shuffled, with redeliveries and exact duplicates), decoded into batches of
+    100 messages as a drain flushes them, and the objects its events point at."""
+    workload = mixed_workload(
+        60,
+        seed=5,
+        start=START,
+        publisher_format=publisher_format,
+        with_objects=True,
+        redelivery_rate=0.05,
+        exact_duplicate_rate=0.02,
+    )
+    messages = [SqsMessage(m.message_id, m.body) for m in workload.messages]
+    batches = []
+    for first in range(0, len(messages), 100):
+        decoded = decode_messages(messages[first : first + 100], received_at=RECEIVED)
+        assert decoded.quarantine == []
+        batches.append(events_to_table(decoded.events))
+    objects = {uri: data for execution in workload.executions for uri, data in execution.objects.items()}
+    return batches, objects
+
+
+def _stored(table: pa.Table) -> pa.Table:
+    """``table`` written to Parquet and read back as grouping reads a stored batch."""
+    return parquet_bytes_to_table(table_to_parquet_bytes(table))
+
+
+def _grouping_run(batches: list[pa.Table], objects: dict[str, bytes]) -> tuple[list[Execution], Counter[bytes]]:
+    """One grouping run over stored batches (``split_ready`` then ``resolve_executions``), counting decoder calls."""
+    with counting_payload_decodes() as calls:
+        result = split_ready(None, [_stored(b) for b in batches], as_of=_WORKLOAD_AS_OF, settle=SETTLE)
+        rejected: list[Any] = []
+        executions = resolve_executions(
+            result.ready, InMemoryObjectReader(objects), link_events=result.state.pending, rejected=rejected
+        )
+    assert rejected == []
+    assert result.state.pending.num_rows == 0
+    return executions, calls
+
+
+@pytest.mark.parametrize("publisher_format", FORMATS)
+def test_a_grouping_run_decodes_each_stored_row_at_most_once(publisher_format: str) -> None:
+    batches, objects = _workload_batches(publisher_format)
+    stored_rows = sum(b.num_rows for b in batches)
+    distinct_rows = len(set(pa.concat_tables(batches).column("event_id").to_pylist()))
+    assert distinct_rows < stored_rows  # the workload holds redelivered copies
+
+    current, new_calls = _grouping_run(batches, objects)
+    assert len(current) >= 60  # launch-plan children are executions of their own
+    assert sum(new_calls.values()) == 0  # batches with the payload-derived columns: the decoder is never called
+
+    old_batches = [_legacy(b) for b in batches]
+    assert "has_payload_fields" not in _stored(old_batches[0]).column_names  # written before the columns existed
+    legacy, old_calls = _grouping_run(old_batches, objects)
+    assert legacy == current
+    assert old_calls and max(old_calls.values()) == 1  # rows decoded, none twice
+    assert sum(old_calls.values()) <= distinct_rows <= stored_rows
+
+    # a run whose batches are half older, half newer (the upgrade) decodes only the older rows, once each
+    mixed_batches = [_legacy(b) if i % 2 else b for i, b in enumerate(batches)]
+    mixed, mixed_calls = _grouping_run(mixed_batches, objects)
+    assert mixed == current
+    assert mixed_calls and max(mixed_calls.values()) == 1
+    old_payloads = {
+        p for b in mixed_batches if "has_payload_fields" not in b.column_names for p in b["payload"].to_pylist()
+    }
+    assert set(mixed_calls) <= old_payloads
