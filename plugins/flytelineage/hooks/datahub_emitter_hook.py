@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONN_TYPES = ("datahub-rest", "datahub-kafka", "datahub-file", "datahub-lite")
-CHECK = "the DataHub server logs"
 
 _warned_default_lite: set[str] = set()
 
@@ -84,8 +83,13 @@ class DataHubEmitterHook(TargetSinkHook[DataHubSink]):
         """Send every proposal, then raise ``TargetError`` naming the failures if any proposal was not accepted."""
         sink = self.get_conn()
         calls, errors = sink.write(mcps)
-        what = f"write(s) out of a batch of {len(mcps)} proposals"
-        self.raise_failures(errors, f"DataHub target {sink.target}", what, "re-emitting is idempotent", CHECK)
+        self.raise_failures(
+            errors,
+            f"DataHub target {sink.target}",
+            f"write(s) out of a batch of {len(mcps)} proposals",
+            "re-emitting is idempotent",
+            check="the DataHub server logs",
+        )
         log.info("Emitted %d DataHub proposals to %s in %d call(s)", len(mcps), sink.target, calls)
         return EmitReport(target=sink.target, proposals=len(mcps), calls=calls)
 
