@@ -1,16 +1,16 @@
 """Benchmark of the DataHub target: serialization, REST pushes to a local fake GMS, pushes into DataHub Lite.
 
 Run from the repository root: ``.venv/bin/python -m bench.datahub_target [--executions 500] [--skip-lite]``.
-It builds the proposals of N sample executions (``tests.lineage_samples``, each renamed so every run is a distinct
-entity) and measures, each time next to the path this project used before (the SDK's emitter or Lite store given
-every built proposal, each serialized by the emitter), in the same run:
+It builds the proposals of N sample executions (``flytelineage.testing.lineage_samples``, each renamed so every run
+is a distinct entity) and measures, each time next to the path this project used before (the SDK's emitter or Lite
+store given every built proposal, each serialized by the emitter), in the same run:
 
 - serialization: the SDK's ``to_obj`` + JSON of every proposal, against ``datahub_push.prepare_push`` (deduplicated,
   each aspect serialized once) followed by what the REST emitter still does per proposal sent;
 - REST: built proposals per second of client CPU (``time.process_time`` of this process) pushed to the fake GMS of
-  the tests (``tests/fake_gms.py``), which runs in a child process on 127.0.0.1 so its CPU is not counted; the
-  emitter is the SDK's ``DataHubRestEmitter`` (``ingestProposalBatch`` calls) in both cases. Then a steady-state
-  re-run of the same executions with the digests of the first push: the proposals it still sends;
+  the tests (``flytelineage.testing.fake_gms``), which runs in a child process on 127.0.0.1 so its CPU is not
+  counted; the emitter is the SDK's ``DataHubRestEmitter`` (``ingestProposalBatch`` calls) in both cases. Then a
+  steady-state re-run of the same executions with the digests of the first push: the proposals it still sends;
 - DataHub Lite (``--skip-lite`` leaves it out): a fresh store and the same push again, proposals per second.
 
 The server is stopped by its pid when the benchmark ends, also on failure. Figures are wall clock unless marked CPU;
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         serve_fake_gms()
         return
     from flytelineage.domain.datahub_mcps import build_mcps
-    from tests.lineage_samples import many_executions
+    from flytelineage.testing.lineage_samples import many_executions
 
     executions = many_executions(args.executions)
     print(f"load {os.getloadavg()[0]:.2f} (1-minute average), pid {os.getpid()}")
@@ -96,15 +96,12 @@ def compare_serialization(executions: list[Any], build_mcps: Callable[..., list[
 
 def serve_fake_gms() -> None:
     """Child process: the tests' fake GMS on a free 127.0.0.1 port; prints its URL, serves until terminated."""
-    from http.server import ThreadingHTTPServer
-
-    from tests.fake_gms import FakeGms, _handler
+    from flytelineage.testing.fake_gms import FakeGms, server
 
     fake = FakeGms()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
-    server.serve_forever()
+    http = server(fake)
+    print(fake.url, flush=True)
+    http.serve_forever()
 
 
 @contextmanager

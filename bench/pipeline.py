@@ -85,8 +85,8 @@ def run_pipeline(executions: int, *, with_objects: bool, seed: int = 1) -> Run:
     from flytelineage.domain.execution_lineage import resolve_executions
     from flytelineage.domain.execution_store import executions_from_jsonl_gz, executions_to_jsonl_gz
     from flytelineage.domain.glue_tables import plan_glue_tables
-    from flytelineage.domain.in_memory_objects import InMemoryObjectReader
     from flytelineage.testing.flyte_event_generator import DEFAULT_START, mixed_workload
+    from flytelineage.testing.in_memory_objects import InMemoryObjectReader
 
     workload = mixed_workload(executions, seed=seed, with_objects=with_objects)
     bodies = [m.body for m in workload.messages]

@@ -66,7 +66,7 @@ def _push_history(stack: demo.Stack) -> set[str]:
     from flytelineage.domain.dpi_retention import shard_instance_urns
     from flytelineage.domain.execution_store import executions_to_jsonl_gz
     from flytelineage.operators.push_datahub import PushDataHubOperator
-    from tests.lineage_samples import many_executions
+    from flytelineage.testing.lineage_samples import many_executions
 
     s3 = demo.boto_client(stack, "s3")
     s3.create_bucket(Bucket=demo.LINEAGE_BUCKET)

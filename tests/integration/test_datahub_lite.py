@@ -18,7 +18,7 @@ from flytelineage.domain.datahub_mcps import build_mcps
 from flytelineage.errors import TargetError
 from flytelineage.hooks import datahub_emitter_hook
 from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
-from tests import lineage_samples
+from flytelineage.testing import lineage_samples
 
 FLOW = "urn:li:dataFlow:(flyte,flytesnacks.development.etl.orders.daily_orders,prod)"
 CLEAN_JOB = f"urn:li:dataJob:({FLOW},etl.orders.clean_orders)"

@@ -20,7 +20,7 @@ from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.domain.lineage_model import Execution, execution_from_dict
 from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
 from flytelineage.operators.push_datahub import PushDataHubOperator
-from tests.fake_gms import FakeGms
+from flytelineage.testing.fake_gms import FakeGms
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from datahub.metadata.schema_classes import MetadataChangeProposalClass
 from flytelineage.domain.datahub_mcps import build_mcps
 from flytelineage.errors import TargetError
 from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
-from tests import lineage_samples
-from tests.fake_gms import FakeGms
+from flytelineage.testing import lineage_samples
+from flytelineage.testing.fake_gms import FakeGms
 
 TOKEN = "fake-gms-token"
 

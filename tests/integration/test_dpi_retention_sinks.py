@@ -23,8 +23,8 @@ from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.domain.lineage_model import Execution
 from flytelineage.operators.datahub_retention import DataHubRetentionOperator
 from flytelineage.operators.push_datahub import PushDataHubOperator
-from tests.fake_gms import FakeGms
-from tests.lineage_samples import many_executions
+from flytelineage.testing.fake_gms import FakeGms
+from flytelineage.testing.lineage_samples import many_executions
 
 pytestmark = pytest.mark.integration
 

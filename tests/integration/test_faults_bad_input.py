@@ -23,9 +23,9 @@ from flytelineage.domain.event_table import events_to_table
 from flytelineage.domain.execution_grouping import GroupingState, split_ready
 from flytelineage.domain.execution_lineage import resolve_executions
 from flytelineage.domain.glue_tables import GLUE_NAME_PATTERN, MAX_NAME_LENGTH, plan_glue_tables
-from flytelineage.domain.in_memory_objects import InMemoryObjectReader
 from flytelineage.domain.lineage_model import Execution
 from flytelineage.testing.flyte_event_generator import GeneratedExecution, encode_records, generate
+from flytelineage.testing.in_memory_objects import InMemoryObjectReader
 
 AS_OF = datetime(2024, 1, 3, tzinfo=UTC)
 LONG = "x" * 300

@@ -24,8 +24,8 @@ from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
 from flytelineage.operators.fail_fast import RetryableAwsError
 from flytelineage.operators.push_datahub import PushDataHubOperator
 from flytelineage.operators.register_glue import RegisterGlueOperator
-from tests import lineage_samples
-from tests.fake_gms import FakeGms, Outcome, always_ok
+from flytelineage.testing import lineage_samples
+from flytelineage.testing.fake_gms import FakeGms, Outcome, always_ok
 from tests.integration.test_faults_drain import CallFaults, SendFaults, error_response, http_error
 
 pytestmark = pytest.mark.integration

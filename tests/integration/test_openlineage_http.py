@@ -20,7 +20,7 @@ from openlineage.client.serde import Serde
 from flytelineage.domain.openlineage_events import build_shard_events
 from flytelineage.errors import ConfigurationError, TargetError
 from flytelineage.hooks.openlineage_hook import OpenLineageHook
-from tests import lineage_samples
+from flytelineage.testing import lineage_samples
 from tests.openlineage_parsing import parse_run_event
 
 API_KEY = "ol-secret-key-5f2c"

@@ -138,7 +138,7 @@ def userinfo_url(url: str, secret: str) -> str:
 def datahub_emit(conn_id: str) -> Callable[[], Any]:
     from flytelineage.domain.datahub_mcps import build_mcps
     from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
-    from tests import lineage_samples
+    from flytelineage.testing import lineage_samples
 
     def action() -> Any:
         hook = DataHubEmitterHook(datahub_conn_id=conn_id)
@@ -272,7 +272,7 @@ def test_datahub_lite_unwritable_path(
 def ol_emit(conn_id: str) -> Callable[[], Any]:
     from flytelineage.domain.openlineage_events import build_shard_events
     from flytelineage.hooks.openlineage_hook import OpenLineageHook
-    from tests import lineage_samples
+    from flytelineage.testing import lineage_samples
 
     def action() -> Any:
         hook = OpenLineageHook(openlineage_conn_id=conn_id, aws_conn_id="sec_aws")

@@ -6,16 +6,17 @@ or in an extra value such as a schema-registry URL), nor Kafka client settings w
 (``basic.auth.user.info``, ``sasl.username`` / ``sasl.oauthbearer.*``, ``ssl.key.password`` is caught). The hooks
 call ``mask_connection_secrets`` when they read a connection, so every value found here is masked in task logs too,
 and pass their error texts through ``redact`` before raising, so exception texts (which reach the task log, the UI
-and any error tracker) never carry them, masker or not.
+and any error tracker) never carry them, masker or not. ``build_without_secrets`` is the guard both target hooks
+put around building their sink from the connection; ``without_userinfo`` is how they name a URL in a target.
 """
 
 from __future__ import annotations
 
 import re
 import traceback
-from collections.abc import Iterable, Iterator
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 SENSITIVE_KEY_PARTS = (
     "password",
@@ -35,6 +36,8 @@ SENSITIVE_KEY_PARTS = (
 
 MASK = "***"
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"]+@")
+
+T = TypeVar("T")
 
 
 def connection_secrets(conn: Any) -> set[str]:
@@ -88,6 +91,28 @@ def without_secrets(error: BaseException, secrets: Iterable[str]) -> BaseExcepti
         except TypeError:  # a subclass with other constructor arguments
             pass
     return TargetError(redact(f"{type(error).__name__}: {error}", secrets))
+
+
+def build_without_secrets(build: Callable[[], T], secrets: Callable[[], Iterable[str]]) -> T:
+    """``build()``; an error it raises that quotes a secret is raised again as ``without_secrets`` makes it.
+
+    ``secrets`` is called only after a failure, so it sees the secrets ``build`` registered before it failed (a hook
+    masks its connection's secrets while building its sink). The cleaned copy is raised ``from None``.
+    """
+    try:
+        return build()
+    except Exception as e:
+        if (clean := without_secrets(e, secrets())) is e:
+            raise
+        raise clean from None  # the cause's text would carry the secret again
+
+
+def without_userinfo(url: str) -> str:
+    """The URL without ``user:password@``, so a credential written into a host never reaches logs or errors."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _url_secrets(value: str) -> set[str]:

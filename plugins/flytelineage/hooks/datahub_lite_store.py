@@ -11,18 +11,32 @@ only through the methods the SDK itself calls:
   them again, which gives the edges a full ``reindex`` gives. One difference: a type node left without children (an
   entity whose container or sub-types changed) keeps its own edge until a full ``datahub lite reindex``.
 
+It also holds the two places where Lite differs from GMS and the Lite sink (``datahub_sinks``) works around it:
+
+- ``written_series``: Lite keeps a timeseries aspect (run events) as successive versions of one aspect and compares
+  a write with the latest version only, so re-sending a series of events would append them all again. Events carry
+  their own timestamps, so a series whose last event of the batch equals the stored latest was written before and is
+  skipped: emitting the same proposals twice leaves the store unchanged.
+- ``patched``: Lite stores upserts only, so a PATCH proposal is applied to the stored aspect
+  (``datahub_patch_apply``) and written as an upsert.
+
 Knows nothing about Flyte.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datahub.lite.sqlite_lite import SqliteLite
 from datahub.lite.sqlite_lite_config import SqliteLiteConfig
+
+from flytelineage.hooks.datahub_patch_apply import patched_upsert
+
+if TYPE_CHECKING:
+    from datahub.emitter.mcp import MetadataChangeProposalWrapper
 
 BROWSE_ASPECTS = ("container", "subTypes", "dataPlatformInstance")
 """The aspects by which the SDK's browse index places an entity (``global_post_update_hook``)."""
@@ -57,6 +71,25 @@ class BatchedSqliteLite(SqliteLite):
             self.write(record)
         finally:
             self.sqlite_client.execute("RELEASE SAVEPOINT proposal")
+
+    def written_series(self, upserts: Sequence[MetadataChangeProposalWrapper]) -> set[tuple[Any, Any]]:
+        """The (urn, aspect) timeseries of ``upserts`` whose last event in the batch is the stored latest one."""
+        last: dict[tuple[Any, Any], MetadataChangeProposalWrapper] = {}
+        for mcp in upserts:
+            if mcp.aspect is not None and mcp.aspect.ASPECT_TYPE == "timeseries":
+                last[(mcp.entityUrn, mcp.aspectName)] = mcp
+        written = set()
+        for (urn, name), mcp in last.items():
+            stored = self.get(urn, [name])
+            if stored and stored.get(name) == mcp.to_obj(simplified_structure=True)["aspect"]["json"]:
+                written.add((urn, name))
+        return written
+
+    def patched(self, patch: Any) -> MetadataChangeProposalWrapper:
+        """The upsert to write for a PATCH proposal: its patch applied to the stored aspect (read-modify-write)."""
+        stored = self.get(patch.entityUrn, [patch.aspectName])
+        current = stored.get(patch.aspectName) if stored else None
+        return patched_upsert(patch, current if isinstance(current, dict) else None)
 
     def _commit(self) -> None:
         if not self._in_transaction:

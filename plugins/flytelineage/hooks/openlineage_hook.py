@@ -32,12 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow.exceptions import AirflowNotFoundException
-from airflow.sdk import BaseHook
-
-from flytelineage.errors import ConfigurationError, TargetError
-from flytelineage.hooks.connection_secrets import mask_connection_secrets, redact, without_secrets
-from flytelineage.hooks.datahub_emitter_hook import _file_lock, _without_userinfo
+from flytelineage.errors import ConfigurationError
+from flytelineage.hooks.connection_secrets import without_userinfo
+from flytelineage.hooks.local_file_targets import default_target_path, file_lock, local_path
+from flytelineage.hooks.target_sink_hook import TargetSinkHook, connection_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -50,7 +48,6 @@ CONN_TYPES = ("openlineage-http", "amazon-datazone", "openlineage-file")
 DATAZONE_MAX_EVENT_BYTES = 300_000
 """``PostLineageEvent`` accepts one event of at most this many bytes."""
 
-MAX_REPORTED_ERRORS = 5
 _HTTP_OPTIONS = ("endpoint", "timeout", "retry", "compression", "custom_headers", "verify")
 
 _warned_default_file: set[str] = set()
@@ -76,44 +73,28 @@ class _Sink(Protocol):
     def close(self) -> None: ...
 
 
-class OpenLineageHook(BaseHook):
+class OpenLineageHook(TargetSinkHook[_Sink]):
     """Emit OpenLineage run events to the HTTP, Amazon DataZone or file backend of ``openlineage_conn_id``.
 
     :param openlineage_conn_id: the OpenLineage connection (``openlineage-http``, ``amazon-datazone`` or
         ``openlineage-file``).
     :param aws_conn_id: the Amazon connection DataZone calls use unless the connection's extra names another.
+
+    ``get_conn`` builds the sink on first use (never in ``__init__``); ``close`` releases it (HTTP session, AWS
+    client).
     """
 
     conn_name_attr = "openlineage_conn_id"
     default_conn_name = "openlineage_default"
     conn_type = "openlineage-http"
     hook_name = "OpenLineage (HTTP, Amazon DataZone or file)"
+    conn_types = CONN_TYPES
+    form_labels = {"host": "Backend URL / file path", "password": "API key (HTTP)"}
 
     def __init__(self, openlineage_conn_id: str = default_conn_name, aws_conn_id: str | None = "aws_default") -> None:
-        super().__init__()
         self.openlineage_conn_id = openlineage_conn_id
         self.aws_conn_id = aws_conn_id
-        self._sink: _Sink | None = None
-        self._secrets: set[str] = set()
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the connection form: host is the backend URL or a file path, password the API key."""
-        return {
-            "hidden_fields": ["port", "schema", "login"],
-            "relabeling": {"host": "Backend URL / file path", "password": "API key (HTTP)"},
-        }
-
-    def get_conn(self) -> _Sink:
-        """The sink of the connection, built on first use (never in ``__init__``)."""
-        if self._sink is None:
-            try:
-                self._sink = self._build_sink()
-            except Exception as e:
-                if (clean := without_secrets(e, self._secrets)) is e:
-                    raise
-                raise clean from None  # the cause's text would carry the secret again
-        return self._sink
+        super().__init__()
 
     @property
     def max_event_bytes(self) -> int | None:
@@ -137,36 +118,19 @@ class OpenLineageHook(BaseHook):
             if sink.max_event_bytes is not None and len(t.encode()) > sink.max_event_bytes
         ]
         unchanged, write_errors = sink.write(events, texts)
-        errors += [redact(error, self._secrets) for error in write_errors]
-        if errors:
-            shown = "; ".join(errors[:MAX_REPORTED_ERRORS])
-            more = f" (and {len(errors) - MAX_REPORTED_ERRORS} more)" if len(errors) > MAX_REPORTED_ERRORS else ""
-            raise TargetError(
-                f"OpenLineage target {sink.target} failed {len(errors)} of {len(events)} events: {shown}{more}. "
-                f"The task fails so Airflow retries; re-sending is idempotent. Check connection "
-                f"{self.openlineage_conn_id!r} and the backend's logs."
-            )
+        errors += write_errors
+        target = f"OpenLineage target {sink.target}"
+        self.raise_failures(
+            errors, target, f"of {len(events)} events", "re-sending is idempotent", "the backend's logs"
+        )
         log.info("Emitted %d OpenLineage events to %s (%d already there)", len(events), sink.target, unchanged)
         return EmitReport(target=sink.target, events=len(events), unchanged=unchanged)
 
-    def close(self) -> None:
-        """Release the sink (HTTP session, AWS client)."""
-        if self._sink is not None:
-            sink, self._sink = self._sink, None
-            sink.close()
-
     def _build_sink(self) -> _Sink:
-        try:
-            conn = self.get_connection(self.openlineage_conn_id)
-        except AirflowNotFoundException:
+        found = self._target_connection()
+        if found is None:
             return _FileSink(default_file_path(self.openlineage_conn_id))
-        self._secrets = mask_connection_secrets(conn)
-        kind = (conn.conn_type or "").replace("_", "-")
-        if kind not in CONN_TYPES:
-            raise ConfigurationError(
-                f"Connection {self.openlineage_conn_id!r} has conn type {conn.conn_type!r}; "
-                f"use one of {', '.join(CONN_TYPES)}."
-            )
+        conn, kind = found
         extra = conn.extra_dejson
         if kind == "amazon-datazone":
             return _datazone_sink(conn, extra, self.aws_conn_id)
@@ -175,23 +139,17 @@ class OpenLineageHook(BaseHook):
                 f"Connection {self.openlineage_conn_id!r} ({kind}) has no host: set the backend URL or the file path."
             )
         if kind == "openlineage-http":
-            return _HttpSink(_http_transport(conn, extra), _without_userinfo(_url(conn)), conn.password or "")
-        return _FileSink(_local_path(conn.host, self.openlineage_conn_id))
+            return _HttpSink(_http_transport(conn, extra), without_userinfo(connection_url(conn)), conn.password or "")
+        return _FileSink(local_path(conn.host, self.openlineage_conn_id, kind, "a local JSON Lines file"))
 
 
 def default_file_path(conn_id: str) -> str:
     """``$AIRFLOW_HOME/openlineage/events.jsonl``, the target when the connection is not defined (warns once)."""
-    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-    path = os.path.join(home, "openlineage", "events.jsonl")
-    if conn_id not in _warned_default_file:
-        _warned_default_file.add(conn_id)
-        log.warning(
-            "Connection %r is not defined: writing OpenLineage events to %s. Define it (conn type openlineage-http, "
-            "amazon-datazone or openlineage-file) to send them to a backend.",
-            conn_id,
-            path,
-        )
-    return path
+    warning = (
+        "Connection %r is not defined: writing OpenLineage events to %s. Define it (conn type openlineage-http, "
+        "amazon-datazone or openlineage-file) to send them to a backend."
+    )
+    return default_target_path(conn_id, ("openlineage", "events.jsonl"), _warned_default_file, warning, log)
 
 
 def client_token(text: str) -> str:
@@ -273,7 +231,7 @@ class _FileSink:
 
     def write(self, events: Sequence[RunEvent], texts: Sequence[str]) -> tuple[int, list[str]]:
         try:
-            with _file_lock(self.path):
+            with file_lock(self.path):
                 existing = set(Path(self.path).read_text("utf-8").splitlines()) if os.path.exists(self.path) else set()
                 new = [t for t in dict.fromkeys(texts) if t not in existing]
                 with open(self.path, "a", encoding="utf-8") as handle:
@@ -289,13 +247,6 @@ class _FileSink:
 # ---- builders ------------------------------------------------------------------------------------------------------
 
 
-def _url(conn: Connection) -> str:
-    host = conn.host or ""
-    if conn.port and ":" not in host.split("//", 1)[-1]:
-        host = f"{host}:{conn.port}"
-    return host
-
-
 def _http_transport(conn: Connection, extra: dict[str, Any]) -> HttpTransport:
     from openlineage.client.transport.http import HttpConfig, HttpTransport
 
@@ -305,7 +256,7 @@ def _http_transport(conn: Connection, extra: dict[str, Any]) -> HttpTransport:
             f"Connection {conn.conn_id!r} (openlineage-http) has unknown extra keys {unknown}; "
             f"use {', '.join(_HTTP_OPTIONS)}."
         )
-    params: dict[str, Any] = {"url": _url(conn), **extra}
+    params: dict[str, Any] = {"url": connection_url(conn), **extra}
     if conn.password:
         params["auth"] = {"type": "api_key", "apiKey": conn.password}
     try:
@@ -328,14 +279,3 @@ def _datazone_sink(conn: Connection, extra: dict[str, Any], aws_conn_id: str | N
         aws_conn_id=extra.get("aws_conn_id", aws_conn_id), client_type="datazone", region_name=extra.get("region_name")
     )
     return _DataZoneSink(hook.get_conn(), domain_id)
-
-
-def _local_path(host: str, conn_id: str) -> str:
-    if host.startswith("file://"):
-        return host.removeprefix("file://")
-    if "://" in host:
-        raise ConfigurationError(
-            f"Connection {conn_id!r} (openlineage-file) points at {_without_userinfo(host)!r}; the file target "
-            "appends to a local JSON Lines file, so give a local path."
-        )
-    return host

@@ -17,9 +17,9 @@ from datahub.utilities.urns.field_paths import get_simple_field_path_from_v2_fie
 
 from flytelineage.domain.datahub_mcps import build_mcps, epoch_millis
 from flytelineage.domain.execution_store import executions_from_jsonl_gz, executions_to_jsonl_gz
-from tests import lineage_samples
+from flytelineage.testing import lineage_samples
+from flytelineage.testing.lineage_samples import SAMPLES
 from tests.golden_files import check_golden, golden_text
-from tests.lineage_samples import SAMPLES
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "golden" / "datahub"
 CONSOLE = "https://flyte.example.com"

@@ -31,7 +31,7 @@ from flytelineage.domain.datahub_push import (
 )
 from flytelineage.domain.lineage_settings import settings_from_dict
 from flytelineage.errors import ConfigurationError
-from tests import lineage_samples
+from flytelineage.testing import lineage_samples
 
 FLOW = "urn:li:dataFlow:(flyte,p.d.wf,prod)"
 OTHER = "urn:li:dataFlow:(flyte,p.d.other,prod)"

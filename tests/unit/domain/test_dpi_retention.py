@@ -14,7 +14,7 @@ from flytelineage.domain.datahub_mcps import build_mcps, instance_urns
 from flytelineage.domain.dpi_retention import Progress, ShardObject
 from flytelineage.domain.lineage_settings import settings_from_dict
 from flytelineage.errors import ConfigurationError
-from tests.lineage_samples import SAMPLES, many_executions
+from flytelineage.testing.lineage_samples import SAMPLES, many_executions
 
 P = "flyte-lineage/executions"
 

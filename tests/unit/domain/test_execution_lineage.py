@@ -12,9 +12,9 @@ from flyteidl.core import types_pb2
 
 from flytelineage.domain.execution_grouping import order_events
 from flytelineage.domain.execution_lineage import resolve_executions, workflow_name
-from flytelineage.domain.in_memory_objects import InMemoryObjectReader
 from flytelineage.domain.lineage_model import DatasetUse, Execution, SchemaField, TaskRef
 from flytelineage.testing import flyte_literals as lit
+from flytelineage.testing.in_memory_objects import InMemoryObjectReader
 from tests.unit.domain.event_rows import row, table
 
 

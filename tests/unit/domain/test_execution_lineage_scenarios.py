@@ -21,7 +21,6 @@ from flytelineage.domain.event_decoding import SqsMessage, decode_messages
 from flytelineage.domain.event_table import events_to_table
 from flytelineage.domain.execution_grouping import GroupingState, split_ready
 from flytelineage.domain.execution_lineage import resolve_executions
-from flytelineage.domain.in_memory_objects import InMemoryObjectReader
 from flytelineage.domain.lineage_model import Execution, execution_to_dict
 from flytelineage.testing.flyte_event_generator import (
     GeneratedExecution,
@@ -31,6 +30,7 @@ from flytelineage.testing.flyte_event_generator import (
     reorder,
     scenario_names,
 )
+from flytelineage.testing.in_memory_objects import InMemoryObjectReader
 from tests.golden_files import check_golden
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "golden" / "executions"

@@ -9,7 +9,6 @@ import pyarrow.parquet as pq
 import pytest
 from flyteidl.core import literals_pb2, types_pb2
 
-from flytelineage.domain.in_memory_objects import InMemoryObjectReader
 from flytelineage.domain.lineage_model import SchemaField
 from flytelineage.domain.literal_datasets import (
     TAIL_BYTES,
@@ -24,6 +23,7 @@ from flytelineage.domain.literal_datasets import (
     read_literal_maps,
 )
 from flytelineage.testing import flyte_literals as lit
+from flytelineage.testing.in_memory_objects import InMemoryObjectReader
 
 S = types_pb2.SimpleType
 INT = lit.simple_type(S.INTEGER)

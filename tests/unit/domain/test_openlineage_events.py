@@ -20,7 +20,7 @@ from flytelineage.domain.openlineage_events import (
     glue_symlinks,
     run_id,
 )
-from tests import lineage_samples
+from flytelineage.testing import lineage_samples
 
 
 @pytest.mark.parametrize(

@@ -34,9 +34,9 @@ from flytelineage.domain.event_table import (
 )
 from flytelineage.domain.execution_grouping import split_ready
 from flytelineage.domain.execution_lineage import resolve_executions
-from flytelineage.domain.in_memory_objects import InMemoryObjectReader
 from flytelineage.domain.lineage_model import Execution
 from flytelineage.testing.flyte_event_generator import GeneratedExecution, generate, mixed_workload, scenario_names
+from flytelineage.testing.in_memory_objects import InMemoryObjectReader
 
 START = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 RECEIVED = START + timedelta(hours=1)

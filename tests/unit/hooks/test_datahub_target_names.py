@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flytelineage.hooks.datahub_emitter_hook import _without_userinfo
+from flytelineage.hooks.connection_secrets import without_userinfo
 
 
 @pytest.mark.parametrize(
@@ -17,5 +17,5 @@ from flytelineage.hooks.datahub_emitter_hook import _without_userinfo
     ],
 )
 def test_userinfo_is_removed(host: str, shown: str) -> None:
-    assert _without_userinfo(host) == shown
-    assert "s3cr3t" not in _without_userinfo(host)
+    assert without_userinfo(host) == shown
+    assert "s3cr3t" not in without_userinfo(host)

@@ -21,7 +21,7 @@ from flytelineage.domain.lineage_model import execution_from_dict, execution_to_
 from flytelineage.domain.openlineage_events import build_shard_events, event_json
 from flytelineage.errors import TargetError
 from flytelineage.hooks.openlineage_hook import DATAZONE_MAX_EVENT_BYTES, OpenLineageHook
-from tests import lineage_samples
+from flytelineage.testing import lineage_samples
 
 DOMAIN = "dzd_4p9n6ffbvnqpjz"
 TOKEN = re.compile(r"[\x21-\x7E]{1,128}")

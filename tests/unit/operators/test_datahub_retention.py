@@ -11,7 +11,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from flytelineage.domain.dpi_retention import executions_prefix, shard_interval_end
 from flytelineage.operators.datahub_retention import DataHubRetentionOperator
 from flytelineage.operators.group_executions import GroupExecutionsOperator
-from tests.lineage_samples import many_executions
+from flytelineage.testing.lineage_samples import many_executions
 
 
 class RecordingS3:

@@ -18,7 +18,7 @@ from flytelineage.domain.datahub_platform import platform_info_mcp
 from flytelineage.domain.datahub_push import prepare_push
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.operators.push_datahub import PushDataHubOperator
-from tests import lineage_samples
+from flytelineage.testing import lineage_samples
 
 SHARD_KEY = "flyte-lineage/executions/ingest_date=2024-05-01/hour=06/shard-00000.jsonl.gz"
 

@@ -19,7 +19,7 @@ import pytest
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.domain.openlineage_events import build_shard_events, event_json
 from flytelineage.operators.push_openlineage import PushOpenLineageOperator
-from tests import lineage_samples
+from flytelineage.testing import lineage_samples
 from tests.openlineage_parsing import parse_run_event
 
 SHARD_KEY = "flyte-lineage/executions/ingest_date=2024-05-01/hour=06/shard-00000.jsonl.gz"

@@ -1,4 +1,4 @@
-"""Hand-built ``Execution`` fixtures for the target tests (DataHub, Glue): small, readable, each one semantic case.
+"""Hand-built ``Execution`` samples for the target tests and benchmarks: small, readable, each one semantic case.
 
 Every sample is a complete, terminal workflow execution of the same small ETL in project ``flytesnacks``, domain
 ``development``, shaped the way the grouping step resolves real Flyte events (see ``shared/flyte-events.md``):
