@@ -11,44 +11,15 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from include import demo
 from include.local_aws import moto_server
+from tests import demo_expected as expected
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
-
-# What ``demo.seed`` sends is fixed (generator seeds, formats and the redelivery seed are constants), so the outputs
-# are exact. These numbers were derived without the emulator or Airflow: the same ``generate(...)`` calls as
-# ``demo.seed``, decoded, grouped and resolved in process, then ``build_mcps``, ``plan_glue_tables(read_buckets=
-# [DATA_BUCKET])`` and ``build_shard_events`` with Glue symlinks over the 15 executions:
-# - 401 distinct events, 462 deliveries after ``duplicate_deliveries(seed=7, redelivery_rate=0.1, exact_rate=0.05)``;
-EVENTS_DELIVERED = 462
-# - entities: 67 run instances and 32 datasets (also what the reviewed goldens tests/golden/executions give: they do
-#   not depend on the publisher format), 7 flows and 27 jobs (these do: a cloudevents_v2 execution names its flow
-#   and jobs differently from an external one), plus the ``flyte`` platform that push_datahub describes;
-DATAHUB_ENTITIES = {"dataFlow": 7, "dataJob": 27, "dataPlatform": 1, "dataProcessInstance": 67, "dataset": 32}
-# - 29 tables planned, none skipped (every dataset lives in the allowlisted data bucket);
-GLUE_TABLES = 29
-# - 69 runs (a workflow or node attempt each) of 36 jobs, 75 distinct datasets with a Glue symlink.
-OPENLINEAGE_JOBS = 36
-OPENLINEAGE_LINKED_TO_GLUE = 75
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
-
-
-def _reviewed_openlineage_event_types() -> dict[str, int]:
-    """Event types over the reviewed OpenLineage goldens of every scenario (independent of the publisher format)."""
-    from flytelineage.testing.flyte_event_generator import scenario_names
-
-    counts: Counter[str] = Counter()
-    for scenario in scenario_names():  # the scenarios demo.seed sends, one execution (tree) each
-        events = json.loads((GOLDEN / "openlineage" / f"{scenario}.json").read_text())
-        counts.update(event["eventType"] for event in events)
-    return dict(counts)
-
 
 # Fields of a stored aspect that legitimately differ between two runs writing the same proposals:
 # - systemMetadata.lastObserved: Lite stamps each write with the wall clock of the push (the proposals carry none);
@@ -133,24 +104,23 @@ def test_full_run_then_replay_after_wiping(tmp_path: Path) -> None:
         assert summary["queue_left"] == 0
         # every malformed body is quarantined once; every other delivery (duplicates included: deduplication is the
         # grouping's job) is stored as one event row
-        assert summary["quarantined"] == seeded["malformed"] == 4
-        assert summary["events_stored"] == seeded["messages"] - seeded["malformed"] == EVENTS_DELIVERED
+        assert summary["quarantined"] == seeded["malformed"] == expected.MALFORMED
+        assert summary["events_stored"] == seeded["messages"] - seeded["malformed"] == expected.EVENTS_DELIVERED
         # 14 scenarios, one of which (launch_plan_child) is two executions
-        assert summary["executions"] == seeded["executions"] + 1
+        assert summary["executions"] == seeded["executions"] + 1 == expected.EXECUTIONS
         assert summary["execution_phases"] == {"SUCCEEDED": 13, "FAILED": 1, "ABORTED": 1}
-        assert summary["datahub_entities"] == DATAHUB_ENTITIES
-        assert sum(len(t) for t in summary["glue_tables"].values()) == GLUE_TABLES
+        assert summary["datahub_entities"] == expected.DATAHUB_ENTITIES
+        assert sum(len(t) for t in summary["glue_tables"].values()) == expected.GLUE_TABLES
         openlineage = summary["openlineage"]
         assert openlineage["runs_without_terminal"] == 0 and openlineage["runs"] > summary["executions"]
         assert openlineage["events"]["START"] == openlineage["runs"]
         assert sum(openlineage["events"].values()) == 2 * openlineage["runs"]
-        assert openlineage["events"] == _reviewed_openlineage_event_types()
         assert openlineage == {
-            "events": {"START": 69, "COMPLETE": 63, "FAIL": 4, "ABORT": 2},
-            "runs": 69,
-            "jobs": OPENLINEAGE_JOBS,
+            "events": expected.OPENLINEAGE_EVENTS,
+            "runs": expected.OPENLINEAGE_RUNS,
+            "jobs": expected.OPENLINEAGE_JOBS,
             "runs_without_terminal": 0,
-            "datasets_linked_to_glue": OPENLINEAGE_LINKED_TO_GLUE,
+            "datasets_linked_to_glue": expected.OPENLINEAGE_LINKED_TO_GLUE,
         }
 
         lite_before, glue_before = _lite_dump(stack.lite_path), _glue_state(stack)
