@@ -69,7 +69,9 @@ def test_service_principal_child_and_formats_without_principal_add_no_owner() ->
     )
     assert child.principal == "flytepropeller"
     assert ownership_patches(child, build_mcps(child), ["flytepropeller"]) == []
-    assert len(ownership_patches(parent, build_mcps(parent), ["flytepropeller"])) > 0
+    patches = ownership_patches(parent, build_mcps(parent), ["flytepropeller"])
+    # one owner patch for the parent's flow and one per job (the golden parent runs two tasks)
+    assert [p.entityType for p in patches] == ["dataFlow", "dataJob", "dataJob"] and len(parent.jobs) == 2
     (linear,) = golden_executions("linear")
     assert ownership_patches(linear, build_mcps(linear), []) == []
 
