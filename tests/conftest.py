@@ -89,3 +89,36 @@ def bucket(s3_client, unique_name: str) -> str:  # type: ignore[no-untyped-def]
     """A fresh S3 bucket on the emulator."""
     s3_client.create_bucket(Bucket=unique_name)
     return unique_name
+
+
+# Fixtures that reach the emulator: a test whose fixture closure holds one of these must be marked ``integration``,
+# so ``pytest -m "not integration"`` never starts moto_server (checked at collection below).
+EMULATOR_FIXTURES = frozenset({"moto_endpoint", "s3_client", "sqs_client", "glue_client", "bucket"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fail the collection if a test uses an emulator fixture without the ``integration`` marker."""
+    unmarked = [
+        f"{item.nodeid} (uses {', '.join(sorted(EMULATOR_FIXTURES.intersection(item.fixturenames)))})"
+        for item in items
+        if EMULATOR_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("integration") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests using the AWS emulator must be marked integration (pytest.mark.integration):\n  "
+            + "\n  ".join(unmarked)
+        )
+
+
+@pytest.fixture(autouse=True)
+def _emulator_needs_the_integration_marker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test without the ``integration`` marker cannot start moto_server itself either (the runtime half of the
+    collection check above, for tests that call ``moto_server.start`` directly instead of using a fixture)."""
+    if request.node.get_closest_marker("integration") is not None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"{request.node.nodeid} starts the AWS emulator: mark it pytest.mark.integration")
+
+    monkeypatch.setattr(moto_server, "start", refuse)

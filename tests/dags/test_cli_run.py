@@ -14,6 +14,7 @@ import pytest
 
 from include import demo
 from include.local_aws import moto_server
+from tests import demo_expected as expected
 from tests.unit.cli.cli_runner import run_main, run_script
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
@@ -56,13 +57,14 @@ def test_one_pass_drains_groups_and_registers(tmp_path: Path) -> None:
             for db in glue.get_databases()["DatabaseList"]
             for t in glue.get_tables(DatabaseName=db["Name"])["TableList"]
         ]
-        assert len(tables) >= 10
+        assert len(tables) == expected.GLUE_TABLES  # the demo's input, see tests/demo_expected.py
         sqs = demo.boto_client(stack, "sqs")
         url = sqs.get_queue_url(QueueName=demo.QUEUE)["QueueUrl"]
         left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-        assert int(left["ApproximateNumberOfMessages"]) == 0 and seeded["messages"] > 0
+        assert int(left["ApproximateNumberOfMessages"]) == 0 and seeded["messages"] == expected.MESSAGES
         events = stack.openlineage_path.read_text().splitlines()
         assert events and all(json.loads(line)["eventType"] for line in events)
+        assert len(events) == sum(expected.OPENLINEAGE_EVENTS.values())  # a START and a terminal event per run
         assert "Connection pool is full" not in result.out + result.err
     finally:
         moto_server.stop(tmp_path / "moto")

@@ -16,6 +16,7 @@ import pytest
 
 from include import demo
 from include.local_aws import moto_server
+from tests import demo_expected as expected
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
 
@@ -77,15 +78,19 @@ def test_snippet_runs_as_written(tmp_path: Path) -> None:
         sqs = demo.boto_client(stack, "sqs")
         url = sqs.get_queue_url(QueueName=demo.QUEUE)["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        assert int(attributes["Attributes"]["ApproximateNumberOfMessages"]) == 0 and seeded["messages"] > 300
+        assert (
+            int(attributes["Attributes"]["ApproximateNumberOfMessages"]) == 0
+            and seeded["messages"] == expected.MESSAGES
+        )
         assert _keys(stack, "flyte-lineage/events/"), "the first run stored the batches"
         assert _glue_tables(stack) == 0 and not stack.openlineage_path.exists(), "nothing settled in the first run"
 
         second = _run(env, "2026-11-21T12:10:00+00:00", tmp_path / "second.log")
         assert _keys(stack, "flyte-lineage/executions/")
-        assert _glue_tables(stack) >= 10
+        assert _glue_tables(stack) == expected.GLUE_TABLES  # every execution settled by then
         events = stack.openlineage_path.read_text().splitlines()
         assert len(events) > 2 * seeded["executions"]
+        assert len(events) == sum(expected.OPENLINEAGE_EVENTS.values())
         assert stack.lite_path.exists()
         for output in (first, second):
             assert "Connection pool is full" not in output

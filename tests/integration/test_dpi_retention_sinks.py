@@ -139,6 +139,11 @@ def test_a_bounded_run_continues_on_the_next_run(s3_client: Any, bucket: str, li
     ledger = json.loads(s3_client.get_object(Bucket=bucket, Key=f"{PREFIX}/retention/ledger.json")["Body"].read())
     assert sorted(ledger["shards"]) == sorted(shard_key(i, n) for i, n, _ in HISTORY[:3])
     assert all(e["done"] == e["total"] > 0 for e in ledger["shards"].values())
+    # each expired shard is done with exactly its own run instances
+    expected_totals = {
+        shard_key(i, n): len([u for e in shard for u in instance_urns(e, env="PROD")]) for i, n, shard in HISTORY[:3]
+    }
+    assert {k: e["total"] for k, e in ledger["shards"].items()} == expected_totals
 
 
 def test_a_rewritten_shard_is_handled_again(s3_client: Any, bucket: str, lite: Path) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from include.local_aws import moto_server
+
+pytestmark = pytest.mark.integration
 
 
 def test_start_and_stop_by_pid(tmp_path: Path) -> None:

@@ -1,27 +1,26 @@
-"""DataHub proposals built from resolved executions: golden files, determinism and the run-history semantics."""
+"""DataHub proposals built from resolved executions: determinism and the run-history semantics.
+
+The golden files of these samples are checked in ``test_datahub_goldens.py`` (the one DataHub golden set).
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from datahub.api.entities.dataprocess.dataprocess_instance import DataProcessInstance
 from datahub.emitter.mcp import MetadataChangeProposalWrapper
-from datahub.metadata.schema_classes import MetadataChangeProposalClass
 from datahub.utilities.urns.field_paths import get_simple_field_path_from_v2_field_path
 
 from flytelineage.domain.datahub_mcps import build_mcps, epoch_millis
 from flytelineage.domain.execution_store import executions_from_jsonl_gz, executions_to_jsonl_gz
 from flytelineage.testing import lineage_samples
 from flytelineage.testing.lineage_samples import SAMPLES
-from tests.golden_files import check_golden, golden_text
+from tests.golden_files import golden_text
 
-GOLDEN_DIR = Path(__file__).resolve().parents[2] / "golden" / "datahub"
 CONSOLE = "https://flyte.example.com"
 FLOW = "urn:li:dataFlow:(flyte,flytesnacks.development.etl.orders.daily_orders,prod)"
 CLEAN_JOB = f"urn:li:dataJob:({FLOW},etl.orders.clean_orders)"
@@ -80,35 +79,6 @@ def run_events(mcps: list[MetadataChangeProposalWrapper], urn: str) -> list[tupl
         (e.status, e.attempt, e.result.type if e.result else None, e.timestampMillis)  # type: ignore[attr-defined]
         for e in events
     ]
-
-
-# ---- golden files --------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("sample", sorted(SAMPLES))
-def test_matches_golden_file(sample: str, update_golden_files: bool) -> None:
-    mcps = build_mcps(SAMPLES[sample](), env="PROD", flyte_console_url=CONSOLE)
-    check_golden(GOLDEN_DIR / f"{sample}.json", serialize(mcps), update_golden_files)
-
-
-def test_datasets_only_matches_golden_file(update_golden_files: bool) -> None:
-    mcps = build_mcps(lineage_samples.linear_success(), datasets_only=True)
-    check_golden(GOLDEN_DIR / "linear_success_datasets_only.json", serialize(mcps), update_golden_files)
-
-
-def test_golden_proposals_parse_back_into_datahub_classes() -> None:
-    for path in sorted(GOLDEN_DIR.glob("*.json")):
-        for obj in json.loads(path.read_text()):
-            if obj.get("changeType") == "PATCH":  # JSON-patch proposals: DataHub's MCP class, a JSON Patch body
-                patch = MetadataChangeProposalClass.from_obj(obj)
-                assert patch.aspect is not None and patch.aspect.contentType == "application/json-patch+json"
-                body = json.loads(patch.aspect.value)  # the SDK's form: {"patch": [...], "arrayPrimaryKeys": ...}
-                operations = body["patch"] if isinstance(body, dict) else body
-                assert operations and all(op["op"] in ("add", "remove") for op in operations), path.name
-                continue
-            parsed = MetadataChangeProposalWrapper.from_obj(obj)
-            assert isinstance(parsed, MetadataChangeProposalWrapper), path.name
-            assert parsed.aspect is not None and parsed.aspect.validate(), (path.name, obj["aspectName"])
 
 
 # ---- determinism ---------------------------------------------------------------------------------------------------

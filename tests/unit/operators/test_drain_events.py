@@ -58,7 +58,11 @@ def test_execute_drains_a_queue_into_the_bucket(sqs_client, s3_client, bucket, u
     )
     context = {"data_interval_end": END, "dag_run": SimpleNamespace(run_type="scheduled", run_after=END)}
     summary = operator.execute(context)  # type: ignore[arg-type]
-    assert summary["received"] >= len(bodies) and summary["events"] >= 25 and summary["quarantined"] >= 2
+    # 27 messages, each received once (the visibility timeout, 300 s, outlasts the test, so none comes back): the 25
+    # node events are stored, the 2 malformed bodies quarantined, all 27 deleted; one flush writes one object each
+    assert (summary["received"], summary["events"], summary["quarantined"]) == (len(bodies), 25, 2) == (27, 25, 2)
+    assert (summary["deleted"], summary["delete_failures"], summary["objects"]) == (27, 0, 2)
     keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket, Prefix="fl/")["Contents"]]
     assert any(k.startswith("fl/events/ingest_date=2026-11-21/ingest_hour=12/batch-20261121T121000Z-") for k in keys)
     assert any(k.startswith("fl/quarantine/ingest_date=2026-11-21/ingest_hour=12/") for k in keys)
+    assert len(keys) == 2, keys

@@ -116,6 +116,21 @@ def built_with_patches(executions: list[Any]) -> list[Any]:
     return mcps
 
 
+def static_contents(proposals: list[Any]) -> dict[tuple[str, str], str]:
+    """What a digest covers, computed without the digest code: the last content of each static (urn, aspect).
+
+    Static: neither a run instance's aspect nor a timeseries aspect (those are always sent); a PATCH counts by its
+    JSON patch, under its own key.
+    """
+    contents: dict[tuple[str, str], str] = {}
+    for p in proposals:
+        if str(p.changeType) == "PATCH":
+            contents[(p.entityUrn, f"{p.aspectName}#PATCH")] = p.aspect.value.decode()
+        elif p.entityType != "dataProcessInstance" and p.aspect.ASPECT_TYPE != "timeseries":
+            contents[(p.entityUrn, p.aspectName)] = json.dumps(p.aspect.to_obj(), sort_keys=True)
+    return contents
+
+
 @pytest.mark.integration
 def test_skipping_unchanged_aspects_leaves_lite_in_the_same_state(
     s3_client: Any, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -142,6 +157,17 @@ def test_skipping_unchanged_aspects_leaves_lite_in_the_same_state(
     assert read_lite(tmp_path / "skipping" / "lite.db") == read_lite(tmp_path / "sending_all" / "lite.db")
     skipped = [c["unchanged"] for c in counts["skipping"]]
     assert skipped[0] == 0 and skipped[2] > 0 and all(c["unchanged"] == 0 for c in counts["sending_all"])
+    # exactly the static aspects whose content equals what the previous runs last sent for them
+    a = static_contents(built_with_patches(lineage_samples.all_samples()))
+    b = static_contents(built_with_patches(lineage_samples.many_executions(9)))
+    after_b = {**a, **b}  # what was last sent for each key before the third run
+    expected_skipped = [
+        0,
+        sum(a.get(k) == v for k, v in b.items()),
+        sum(after_b[k] == v for k, v in a.items()),
+        len(a),
+    ]
+    assert skipped == expected_skipped, (skipped, expected_skipped)
     # the steady-state re-run (the same shard twice in a row) sends the per-run proposals only
     per_run = [p for p in prepare_push(built_with_patches(lineage_samples.all_samples())).proposals]
     per_run = [p for p in per_run if p.entityType == "dataProcessInstance"]
@@ -159,7 +185,9 @@ def test_replays_and_expired_digests_send_everything(
 
     shard(s3_client, bucket, SHARD_KEY, lineage_samples.all_samples())
     everything = operator(bucket).execute(context={})  # type: ignore[arg-type]
-    assert operator(bucket).execute(context={})["unchanged"] > 0  # type: ignore[arg-type]
+    again = operator(bucket).execute(context={})  # type: ignore[arg-type]
+    # the same shard again: every static aspect (and owner patch) is unchanged, only the run instances are sent
+    assert again["unchanged"] == len(static_contents(built_with_patches(lineage_samples.all_samples()))) > 0
     replay = operator(bucket, full_resend="True").execute(context={})  # type: ignore[arg-type]
     assert replay["mcps"] == everything["mcps"] and replay["unchanged"] == 0
     state_key = storage_keys.datahub_digests_key("flyte-lineage", "datahub_lite")
