@@ -1,6 +1,6 @@
 """Throughput benchmark of the drain: SQS API calls per message and messages per second on a full queue.
 
-The code under test is ``EventDrain`` with ``SqsBatchHook`` (SQS on fauxqs) and an ``S3Hook.load_bytes`` writer
+The code under test is ``DrainLoop`` with ``SqsBatchHook`` (SQS on fauxqs) and an ``S3Hook.load_bytes`` writer
 (S3 on moto_server), draining a queue pre-filled with realistic FlyteAdmin SNS->SQS bodies from the project's
 generator. Next to it the benchmark measures the emulator's own ceiling in the same run: a plain boto3 loop with a
 few consumers doing ReceiveMessage(10) + DeleteMessageBatch and nothing else, on a queue of the same size.
@@ -35,8 +35,8 @@ from bench import fauxqs_server
 from include.local_aws import moto_server
 
 if TYPE_CHECKING:
+    from flytelineage.engine.drain_loop import DrainReport, DrainSettings
     from flytelineage.hooks.sqs_batch_hook import ReceivedMessage, SqsBatchHook
-    from flytelineage.operators.event_drain import DrainReport, DrainSettings
 
 # Airflow (imported by the hooks) reads its home and log levels once, on import: the project modules are imported
 # inside the functions, after ``prepare_process`` has set these.
@@ -54,7 +54,7 @@ INGEST_TIME = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 TARGET_CALLS_PER_MESSAGE = 0.22
 FLOOR_CALLS_PER_MESSAGE = 2 / SQS_BATCH_LIMIT
 DRAIN_LAZY_IMPORTS = ("flytelineage.domain.event_decoding", "flytelineage.domain.event_table")
-"""Modules ``EventDrain`` imports on first use (protobuf, pyarrow); imported before the timed run."""
+"""Modules ``DrainLoop`` imports on first use (protobuf, pyarrow); imported before the timed run."""
 FILL_CHUNK_BATCHES = 20
 """SendMessageBatch calls per task while filling a queue (small, so an interrupted fill stops quickly)."""
 FAKE_AWS_ENV = {
@@ -93,6 +93,11 @@ class TallyingQueue:
         self.tally = tally
         self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    @property
+    def batch_limit(self) -> int:
+        """``SqsBatchHook.batch_limit``."""
+        return self.hook.batch_limit
 
     def _timed(self, kind: str, call: Callable[[], Any]) -> Any:
         started = time.perf_counter()
@@ -271,11 +276,11 @@ class DrainRun:
 
 
 def drain(queue_url: str, settings: DrainSettings) -> DrainRun:
-    """Run ``EventDrain`` once over the queue, writing Parquet objects to the bench bucket through ``S3Hook``."""
+    """Run ``DrainLoop`` once over the queue, writing Parquet objects to the bench bucket through ``S3Hook``."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+    from flytelineage.engine.drain_loop import DrainLoop
     from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
-    from flytelineage.operators.event_drain import EventDrain
 
     s3 = S3Hook(aws_conn_id=None)
     s3.get_conn()
@@ -293,11 +298,11 @@ def drain(queue_url: str, settings: DrainSettings) -> DrainRun:
         importlib.import_module(module)
     tally = ReceiveTally()
     sqs = TallyingQueue(hook, tally)
-    runner = EventDrain(sqs, queue_url, write, prefix=PREFIX, ingest_time=INGEST_TIME, settings=settings)
+    runner = DrainLoop(sqs, queue_url, write, prefix=PREFIX, ingest_time=INGEST_TIME, settings=settings)
     started = time.perf_counter()
     report = runner.run()
     seconds = time.perf_counter() - started
-    label = f"EventDrain, {settings.receivers} receivers"
+    label = f"DrainLoop, {settings.receivers} receivers"
     result = Result(label, report.received, seconds, dict(report.api_calls), tally)
     return DrainRun(result, report, dict(sqs.seconds), float(writes["seconds"]), int(writes["bytes"]))
 
@@ -377,15 +382,15 @@ def configure_aws(sqs_endpoint: str, s3_endpoint: str) -> None:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    from flytelineage.operators.event_drain import DrainSettings
+    from flytelineage.engine.drain_loop import DrainSettings
 
     defaults = DrainSettings()
-    parser = argparse.ArgumentParser(description="SQS calls per message and msg/s of EventDrain on a full queue.")
+    parser = argparse.ArgumentParser(description="SQS calls per message and msg/s of DrainLoop on a full queue.")
     parser.add_argument("--messages", type=int, default=20_000, help="messages per queue (default 20000)")
-    parser.add_argument("--receivers", type=int, default=defaults.receivers, help="EventDrain receiver threads")
+    parser.add_argument("--receivers", type=int, default=defaults.receivers, help="DrainLoop receiver threads")
     parser.add_argument("--consumers", type=int, default=4, help="threads of the ceiling loop (default 4)")
     parser.add_argument("--wait-seconds", type=int, default=defaults.wait_seconds, help="long-poll wait, both runs")
-    parser.add_argument("--flush-messages", type=int, default=defaults.flush_messages, help="EventDrain flush size")
+    parser.add_argument("--flush-messages", type=int, default=defaults.flush_messages, help="DrainLoop flush size")
     parser.add_argument("--senders", type=int, default=8, help="threads filling the queues (not timed)")
     parser.add_argument("--seed", type=int, default=0, help="workload seed")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of (ceiling, drain); the fastest of each counts")
@@ -412,7 +417,7 @@ class Round:
 
 
 def measure(client: Any, bodies: Sequence[str], settings: DrainSettings, args: argparse.Namespace, n: int) -> Round:
-    """Fill a queue and time the ceiling loop on it, then fill another and time ``EventDrain`` on it."""
+    """Fill a queue and time the ceiling loop on it, then fill another and time ``DrainLoop`` on it."""
     ceiling_url = full_queue(client, f"bench-ceiling-{n}", bodies, args.senders)
     emulator = ceiling(client, ceiling_url, args.consumers, settings.wait_seconds, settings.visibility_timeout)
     left_ceiling = queue_depth(client, ceiling_url)
@@ -431,7 +436,7 @@ def print_report(rounds: Sequence[Round], settings: DrainSettings) -> None:
     """The table of every run, then the verdict on the fastest of each kind, the time breakdown and the checks."""
     print(f"load average after the runs: {os.getloadavg()[0]:.2f} (other processes share these cores)")
     print(
-        f"EventDrain settings: receivers={settings.receivers} wait_seconds={settings.wait_seconds} "
+        f"DrainLoop settings: receivers={settings.receivers} wait_seconds={settings.wait_seconds} "
         f"flush_messages={settings.flush_messages} max_messages={settings.max_messages}"
     )
     print()
@@ -465,11 +470,11 @@ def print_report(rounds: Sequence[Round], settings: DrainSettings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Fill queues, drain them with the plain loop and with EventDrain, print the table."""
+    """Fill queues, drain them with the plain loop and with DrainLoop, print the table."""
     prepare_process()
     # A plain SIGTERM would end the process without unwinding; as SystemExit it stops the servers on the way out.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
-    from flytelineage.operators.event_drain import DrainSettings
+    from flytelineage.engine.drain_loop import DrainSettings
 
     args = parse_args(argv)
     STATE_ROOT.mkdir(parents=True, exist_ok=True)

@@ -41,8 +41,8 @@ def drain_once(queue_url: str, bucket: str, *, flush_messages: int, ingest_minut
     """One drain run in this process (what each child does, and the final clean run)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+    from flytelineage.engine.drain_loop import DrainLoop, DrainSettings
     from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
-    from flytelineage.operators.event_drain import DrainSettings, EventDrain
 
     s3 = S3Hook(aws_conn_id=None)
 
@@ -58,7 +58,7 @@ def drain_once(queue_url: str, bucket: str, *, flush_messages: int, ingest_minut
         visibility_timeout=VISIBILITY,
     )
     ingest = datetime(2026, 11, 21, 12, ingest_minute % 60, tzinfo=UTC)
-    drain = EventDrain(
+    drain = DrainLoop(
         SqsBatchHook(aws_conn_id=None), queue_url, write, prefix=PREFIX, ingest_time=ingest, settings=settings
     )
     return drain.run().as_dict()

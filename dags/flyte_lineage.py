@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, DeltaDataIntervalTimetable, Param
 
 from flytelineage.domain.run_params import REPLAY_BOUND_SCHEMA, TARGETS_SCHEMA
-from flytelineage.operators.drain_events import FlyteEventsToS3Operator
+from flytelineage.operators.drain_events import DrainEventsOperator
 from flytelineage.operators.group_executions import GroupExecutionsOperator
 from flytelineage.operators.lineage_config import lineage_setting
 from flytelineage.operators.push_datahub import PushDataHubOperator
@@ -56,22 +56,7 @@ with DAG(
     },
     doc_md=__doc__,
 ) as dag:
-    drain_events = FlyteEventsToS3Operator(
-        task_id="drain_events",
-        sqs_queue="{{ cfg('sqs_queue') }}",
-        bucket="{{ cfg('bucket') }}",
-        prefix="{{ cfg('prefix') }}",
-        aws_conn_id="{{ cfg('aws_conn_id') }}",
-        max_messages="{{ cfg('max_messages') }}",
-        max_seconds="{{ cfg('max_seconds') }}",
-        receivers="{{ cfg('receivers') }}",
-        wait_seconds="{{ cfg('wait_seconds') }}",
-        visibility_timeout="{{ cfg('visibility_timeout') }}",
-        flush_messages="{{ cfg('flush_messages') }}",
-        flush_seconds="{{ cfg('flush_seconds') }}",
-        raw_format="{{ cfg('raw_format') }}",
-        enabled="{{ not (params.dry_run or params.replay_start or params.replay_end) }}",
-    )
+    drain_events = DrainEventsOperator(task_id="drain_events")
     group_executions = GroupExecutionsOperator(
         task_id="group_executions",
         trigger_rule="none_failed",

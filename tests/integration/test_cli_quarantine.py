@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from flytelineage.engine.drain_loop import DrainLoop, DrainSettings
 from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
-from flytelineage.operators.event_drain import DrainSettings, EventDrain
 from flytelineage.testing.flyte_event_generator import generate
 from flytelineage.testing.malformed_bodies import MALFORMED_BODIES
 from tests.sqs_s3_helpers import queue_depth, send_batches, stored_rows
@@ -39,7 +39,7 @@ def _drain(url: str, bucket: str, ingest_time: datetime, raw_format: str | None 
         s3.load_bytes(data, key=key, bucket_name=bucket, replace=True)
 
     settings = DrainSettings(**{**SETTINGS.__dict__, "raw_format": raw_format})
-    drain = EventDrain(
+    drain = DrainLoop(
         SqsBatchHook(aws_conn_id=None), url, write, prefix=PREFIX, ingest_time=ingest_time, settings=settings
     )
     return drain.run()

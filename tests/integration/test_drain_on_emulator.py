@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from flytelineage.engine.drain_loop import DrainLoop, DrainSettings
 from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
-from flytelineage.operators.event_drain import DrainSettings, EventDrain
 from tests.event_bodies import MALFORMED_BODIES, node_event_body
 from tests.sqs_s3_helpers import queue_depth, send_batches, stored_message_ids, stored_rows
 
@@ -30,7 +30,7 @@ class MotoSafeSqs(SqsBatchHook):
             return super().receive(*args, **kwargs)
 
 
-def _drain(url: str, bucket: str, settings: DrainSettings, write_hook=None) -> EventDrain:  # type: ignore[no-untyped-def]
+def _drain(url: str, bucket: str, settings: DrainSettings, write_hook=None) -> DrainLoop:  # type: ignore[no-untyped-def]
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     s3 = S3Hook(aws_conn_id=None)
@@ -40,7 +40,7 @@ def _drain(url: str, bucket: str, settings: DrainSettings, write_hook=None) -> E
         if write_hook is not None:
             write_hook(key)
 
-    return EventDrain(MotoSafeSqs(aws_conn_id=None), url, write, prefix="fl", ingest_time=INGEST, settings=settings)
+    return DrainLoop(MotoSafeSqs(aws_conn_id=None), url, write, prefix="fl", ingest_time=INGEST, settings=settings)
 
 
 @pytest.mark.integration

@@ -23,9 +23,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
+from flytelineage.engine.drain_loop import DrainLoop, DrainReport, DrainSettings
 from flytelineage.errors import QueueError
 from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
-from flytelineage.operators.event_drain import DrainReport, DrainSettings, EventDrain
 from tests.event_bodies import MALFORMED_BODIES, node_event_body
 from tests.sqs_s3_helpers import all_message_ids, queue_depth, send_batches, stored_rows
 
@@ -164,7 +164,7 @@ class Drain:
         def write(key: str, data: bytes) -> None:
             self.s3.load_bytes(data, key=key, bucket_name=self.bucket, replace=True)
 
-        drain = EventDrain(self.sqs, self.url, write, prefix=PREFIX, ingest_time=INGEST, settings=self.settings)
+        drain = DrainLoop(self.sqs, self.url, write, prefix=PREFIX, ingest_time=INGEST, settings=self.settings)
         return drain.run()
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from flytelineage.domain.cloudevent_proto import CloudEvent
+from flytelineage.domain.event_decoding import loggable_reason
 from flytelineage.hooks.s3_bulk_reader_hook import BucketNotAllowedError, S3BulkReaderHook
-from flytelineage.operators.event_drain import loggable_reason
 from tests.event_bodies import node_event_body
 from tests.integration.test_faults_drain import Drain
 from tests.sqs_s3_helpers import queue_depth, send_batches, stored_rows
@@ -105,7 +105,7 @@ def test_aws_secret_key_of_the_connection_is_never_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The drain operator with a connection holding a marker secret key, every logger at DEBUG (botocore included)."""
-    from flytelineage.operators.drain_events import FlyteEventsToS3Operator
+    from flytelineage.operators.drain_events import DrainEventsOperator
 
     secret = f"aws-secret-{MARKER}"
     conn = {
@@ -119,7 +119,7 @@ def test_aws_secret_key_of_the_connection_is_never_logged(
     send_batches(sqs_client, url, [node_event_body("e1", f"n{i}") for i in range(12)])
     caplog.set_level(logging.DEBUG)
 
-    operator = FlyteEventsToS3Operator(
+    operator = DrainEventsOperator(
         task_id="drain_events",
         sqs_queue=unique_name,
         bucket=bucket,

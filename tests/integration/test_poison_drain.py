@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from flytelineage.operators.event_drain import DrainSettings
+from flytelineage.engine.drain_loop import DrainSettings
 from flytelineage.testing.poison_bodies import poison_bodies
 from tests.event_bodies import node_event_body
 from tests.integration.test_faults_drain import PREFIX, Drain, queue  # noqa: F401 - the queue fixture
@@ -44,7 +44,7 @@ def test_poison_is_quarantined_and_the_messages_behind_it_flow(
         poison_ids[sqs_client.send_message(QueueUrl=queue, MessageBody=body)["MessageId"]] = name
     good_after = send_batches(sqs_client, queue, [node_event_body("good", f"b{i}") for i in range(50)])
 
-    with caplog.at_level(logging.WARNING, logger="flytelineage.operators.event_drain"):
+    with caplog.at_level(logging.WARNING, logger="flytelineage.engine.drain_loop"):
         report = Drain(queue, bucket, SETTINGS).run()
 
     assert queue_depth(sqs_client, queue) == 0

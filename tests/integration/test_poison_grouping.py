@@ -13,7 +13,7 @@ from flytelineage.domain import storage_keys
 from flytelineage.domain.event_decoding import SqsMessage, decode_messages
 from flytelineage.domain.event_table import events_to_table, parquet_bytes_to_table, table_to_parquet_bytes
 from flytelineage.domain.execution_store import executions_from_jsonl_gz
-from flytelineage.operators.event_drain import DrainSettings
+from flytelineage.engine.drain_loop import DrainSettings
 from flytelineage.testing.flyte_event_generator import generate, write_objects
 from tests.integration.test_faults_drain import INGEST, PREFIX, Drain, queue  # noqa: F401 - the queue fixture
 from tests.sqs_s3_helpers import queue_depth, send_batches

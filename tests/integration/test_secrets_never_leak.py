@@ -375,9 +375,9 @@ def test_glue_errors(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, captur
 
 
 def drain(queue: str, bucket: str) -> Callable[[], Any]:
-    from flytelineage.operators.drain_events import FlyteEventsToS3Operator
+    from flytelineage.operators.drain_events import DrainEventsOperator
 
-    operator = FlyteEventsToS3Operator(
+    operator = DrainEventsOperator(
         task_id="drain_events", sqs_queue=queue, bucket=bucket, prefix="fl", aws_conn_id="sec_aws", wait_seconds=0
     )
     return lambda: operator.execute(context={"data_interval_end": datetime(2026, 11, 21, 12, tzinfo=UTC)})  # type: ignore[arg-type]

@@ -20,9 +20,12 @@ every redelivery of one event shares it whatever the SNS envelope around it.
 
 from __future__ import annotations
 
+import base64
 import binascii
+import contextlib
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -38,12 +41,12 @@ from google.protobuf.message import DecodeError as ProtoDecodeError
 from google.protobuf.message import Message
 
 from flytelineage.domain.cloudevent_proto import CloudEvent
+from flytelineage.domain.lineage_settings import RAW_FORMATS
 from flytelineage.errors import DecodeError
 
 EXTERNAL = "external"
 CLOUDEVENTS_V1 = "cloudevents_v1"
 CLOUDEVENTS_V2 = "cloudevents_v2"
-RAW_FORMATS = ("cloudevents", "external:workflow", "external:node", "external:task")
 MAX_BODY_CHARS = 1_048_576
 
 _ADMIN_TYPES: dict[str, tuple[str, type[Message]]] = {
@@ -515,3 +518,57 @@ def raw_event_of(message: Message) -> Message:
     if "raw_event" in message.DESCRIPTOR.fields_by_name:
         return getattr(message, "raw_event")  # noqa: B009
     return getattr(message, "event")  # noqa: B009
+
+
+# ---- log redaction of quarantine reasons ---------------------------------------------------------------------------
+
+MAX_LOGGED_REASON_CHARS = 300
+_BODY_ECHO_MIN_CHARS = 8
+_KNOWN_NAMES = frozenset(
+    {
+        *_ADMIN_TYPES,
+        *_V2_TYPES,
+        *(_CE_TYPE_PREFIX + name for name in (*_ADMIN_TYPES, *_V2_TYPES)),
+        *(cls.DESCRIPTOR.full_name for _, cls in _V2_TYPES.values()),
+        "Notification",
+    }
+)
+"""Names a reason may repeat from a body without leaking anything: the SNS ``Type``, the Subjects and CloudEvent
+types the decoder accepts (its type tables above) and the protobuf names of the v2 payloads."""
+_TOKEN = re.compile(r"[^\s'\"`,;:()\[\]{}<>]+")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}")
+_MAX_BASE64_RUNS = 16
+
+
+def loggable_reason(reason: str, body: str) -> str:
+    """``reason`` safe for logs: tokens of eight or more characters found in ``body`` (or in the base64 payload it
+    carries) are elided, protocol names excepted, then the text is cut to ``MAX_LOGGED_REASON_CHARS``.
+
+    Decoder reasons may quote parts of the message (an unknown Subject, a value protobuf could not parse); the body
+    can hold anything a publisher put there, so logs never repeat it. The quarantine row keeps the full reason.
+    """
+    haystack = _body_texts(body)
+
+    def elide(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if len(token) < _BODY_ECHO_MIN_CHARS or token in _KNOWN_NAMES or token not in haystack:
+            return token
+        return "<elided>"
+
+    safe = _TOKEN.sub(elide, reason)
+    if len(safe) > MAX_LOGGED_REASON_CHARS:
+        safe = safe[:MAX_LOGGED_REASON_CHARS] + "..."
+    return safe
+
+
+def _body_texts(body: str) -> str:
+    """The body and the text of every base64 run in it (the SNS ``Message`` or a raw body).
+
+    The body is never parsed as JSON here: it was quarantined, perhaps because parsing it fails (a deeply nested
+    document exhausts the recursion limit), and logging must not fail where decoding did.
+    """
+    texts = [body]
+    for run in _BASE64_RUN.findall(body)[:_MAX_BASE64_RUNS]:
+        with contextlib.suppress(binascii.Error, ValueError):
+            texts.append(base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode("utf-8", "replace"))
+    return "\n".join(texts)

@@ -31,6 +31,8 @@ class ReceivedMessage:
 class SqsBatchHook(SqsHook):
     """Receive, delete and change visibility of SQS messages in batches of at most ten."""
 
+    batch_limit = SQS_BATCH_LIMIT
+
     def queue_url(self, queue: str) -> str:
         """Resolve a queue name to its URL; a value that already is a URL is returned unchanged."""
         if queue.startswith(("https://", "http://")):

@@ -71,9 +71,9 @@ def test_configuration_errors_fail_and_other_errors_pass_through() -> None:
 
 @pytest.mark.integration
 def test_missing_queue_fails_once_naming_queue_and_connection(moto_endpoint: str, bucket: str) -> None:
-    from flytelineage.operators.drain_events import FlyteEventsToS3Operator
+    from flytelineage.operators.drain_events import DrainEventsOperator
 
-    operator = FlyteEventsToS3Operator(task_id="drain_events", sqs_queue="no-such-queue", bucket=bucket)
+    operator = DrainEventsOperator(task_id="drain_events", sqs_queue="no-such-queue", bucket=bucket)
     context = {"data_interval_end": END, "dag_run": SimpleNamespace(run_type="scheduled", run_after=END)}
     with pytest.raises(AirflowFailException) as caught:
         operator.execute(context)  # type: ignore[arg-type]

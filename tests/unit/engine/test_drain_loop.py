@@ -1,18 +1,31 @@
-"""EventDrain against an in-memory queue: batch limits, delete retries, stale receipt handles."""
+"""DrainLoop against an in-memory queue and clock: batch limits, delete retries, stale receipt handles, waits."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from flytelineage.engine.drain_loop import (
+    DELETE_BACKOFF_SECONDS,
+    DELETE_RETRIES,
+    BatchQueue,
+    Clock,
+    DrainLoop,
+    DrainSettings,
+)
+from flytelineage.errors import QueueError
 from flytelineage.hooks.sqs_batch_hook import SQS_BATCH_LIMIT, ReceivedMessage
-from flytelineage.operators.event_drain import DrainSettings, EventDrain
 from tests.event_bodies import node_event_body
 
 
 class FakeQueue:
     """Serves ``bodies`` once each; ``fail`` maps a receipt handle to the error code its deletes return."""
+
+    batch_limit = SQS_BATCH_LIMIT
 
     def __init__(self, bodies: list[str], fail: dict[str, list[str]] | None = None) -> None:
         self.waiting = [ReceivedMessage(f"m{i}", b, f"h{i}", None) for i, b in enumerate(bodies)]
@@ -41,15 +54,16 @@ class FakeQueue:
         return []
 
 
-def _run(queue: FakeQueue) -> Any:
+def _run(queue: FakeQueue, clock: Clock | None = None) -> Any:
     written: dict[str, bytes] = {}
-    drain = EventDrain(
+    drain = DrainLoop(
         queue,
         "q",
         written.__setitem__,
         prefix="p",
         ingest_time=datetime(2026, 11, 21, tzinfo=UTC),
         settings=DrainSettings(receivers=2, wait_seconds=0, flush_messages=25),
+        **({"clock": clock} if clock else {}),
     )
     return drain.run(), written
 
@@ -98,3 +112,62 @@ def test_lone_surrogates_are_quarantined_escaped_and_the_rest_stored() -> None:
     rows = parquet_bytes_to_table(written[quarantine_key]).to_pylist()
     assert sorted(r["body"] for r in rows) == sorted(['{"Type": "Notification", "Subject": "\\ud800"}', "\\udfff"])
     assert all("stored backslash-escaped" in r["reason"] for r in rows)
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the loop sleeps on it; records every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class FailingDeletes(FakeQueue):
+    """DeleteMessageBatch fails as a whole ``failures`` times (a throttled or unreachable endpoint), then works."""
+
+    def __init__(self, bodies: list[str], failures: int) -> None:
+        super().__init__(bodies)
+        self.failures = failures
+
+    def delete_batch(self, queue_url: str, receipt_handles: Sequence[str]) -> list[dict[str, Any]]:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("injected")
+        return super().delete_batch(queue_url, receipt_handles)
+
+
+def test_delete_backoff_waits_on_the_loops_clock_never_on_time_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"time.sleep({seconds}) called: every wait of the loop goes through its clock")
+
+    monkeypatch.setattr(time, "sleep", no_sleep)
+    clock = FakeClock()
+    queue = FailingDeletes([node_event_body("e", f"n{i}") for i in range(3)], failures=2)
+    report, written = _run(queue, clock)
+    assert clock.sleeps == [DELETE_BACKOFF_SECONDS, DELETE_BACKOFF_SECONDS * 2]
+    assert (report.deleted, report.delete_failures) == (3, 0) and written
+
+
+def test_a_delete_failing_every_retry_raises_after_the_clock_backoffs() -> None:
+    clock = FakeClock()
+    queue = FailingDeletes([node_event_body("e", "n0")], failures=DELETE_RETRIES)
+    with pytest.raises(QueueError, match=f"failed {DELETE_RETRIES} times"):
+        _run(queue, clock)
+    assert clock.sleeps == [DELETE_BACKOFF_SECONDS * 2**i for i in range(DELETE_RETRIES - 1)]
+
+
+def test_the_queue_hook_and_the_fakes_satisfy_the_loops_protocols() -> None:
+    from flytelineage.engine.drain_loop import SYSTEM_CLOCK
+    from flytelineage.hooks.sqs_batch_hook import SqsBatchHook
+
+    queues: list[BatchQueue] = [FakeQueue([]), SqsBatchHook(aws_conn_id=None)]
+    clocks: list[Clock] = [FakeClock(), SYSTEM_CLOCK]
+    assert [q.batch_limit for q in queues] == [SQS_BATCH_LIMIT, SQS_BATCH_LIMIT]
+    assert all(callable(c.sleep) and callable(c.monotonic) for c in clocks)

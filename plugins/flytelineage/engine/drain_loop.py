@@ -10,105 +10,71 @@ removed downstream by ``event_id``). Messages held longer than half their visibi
 Failures are loud: a failed write is logged and re-raised; a receive error (after botocore's own retries) stops the
 receivers, the messages already received are stored and deleted, then ``QueueError`` is raised; a DeleteMessageBatch
 call that keeps failing as a whole raises ``QueueError`` (its messages are stored, so their redelivery is harmless).
-Quarantine reasons are logged with any text copied from the message body elided (the quarantine row keeps both).
+Quarantine reasons are logged through ``event_decoding.loggable_reason`` (text copied from the body elided; the
+quarantine row keeps both).
 
-This module is Airflow-free so the operator, the tests and the benchmarks drive the same code; the queue and the
-object store are passed in (``SqsBatchHook`` and an ``ObjectWriter``).
+Everything the loop touches is passed in: the queue (``BatchQueue``, which the Amazon provider based
+``SqsBatchHook`` satisfies), the object store (``ObjectWriter``) and the clock (``Clock``). Every timed decision and
+every pause goes through the clock: the run's deadline, a batch's age, the visibility extension and the backoff
+between DeleteMessageBatch retries. The only other waits are for the receiver threads themselves (the hand-off
+queue, bounded by the time until the oldest batch is due, and the final join).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
+import dataclasses
 import logging
 import queue
-import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from flytelineage.domain import storage_keys
+from flytelineage.domain.lineage_settings import LineageSettings
 from flytelineage.errors import QueueError
-from flytelineage.hooks.sqs_batch_hook import SQS_BATCH_LIMIT, ReceivedMessage
 
 log = logging.getLogger(__name__)
 
 DELETE_RETRIES = 3
 DELETE_BACKOFF_SECONDS = 0.2
 """Wait before retrying a DeleteMessageBatch call that failed as a whole (doubled on each retry)."""
-MAX_LOGGED_REASON_CHARS = 300
-_BODY_ECHO_MIN_CHARS = 8
-_KNOWN_NAMES = frozenset(
-    name
-    for kind in ("Workflow", "Node", "Task")
-    for name in (
-        f"flyteidl.admin.{kind}ExecutionEventRequest",
-        f"com.flyte.resource.flyteidl.admin.{kind}ExecutionEventRequest",
-        f"cloudevents.{kind}Execution",
-        f"com.flyte.resource.cloudevents.{kind}Execution",
-        f"flyteidl.event.CloudEvent{kind}Execution",
-    )
-) | {"Notification"}
-"""Protocol names a reason may repeat from the body without leaking anything (SNS Subjects, protobuf types)."""
-_TOKEN = re.compile(r"[^\s'\"`,;:()\[\]{}<>]+")
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}")
-_MAX_BASE64_RUNS = 16
+HANDOFF_POLL_SECONDS = 0.5
+"""Longest wait for received messages before the loop looks again whether the held batch is due."""
 
 
-def loggable_reason(reason: str, body: str) -> str:
-    """``reason`` safe for logs: tokens of eight or more characters found in ``body`` (or in the base64 payload it
-    carries) are elided, protocol names excepted, then the text is cut to ``MAX_LOGGED_REASON_CHARS``.
-
-    Decoder reasons may quote parts of the message (an unknown Subject, a value protobuf could not parse); the body
-    can hold anything a publisher put there, so logs never repeat it. The quarantine row keeps the full reason.
-    """
-
-    haystack = _body_texts(body)
-
-    def elide(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if len(token) < _BODY_ECHO_MIN_CHARS or token in _KNOWN_NAMES or token not in haystack:
-            return token
-        return "<elided>"
-
-    safe = _TOKEN.sub(elide, reason)
-    if len(safe) > MAX_LOGGED_REASON_CHARS:
-        safe = safe[:MAX_LOGGED_REASON_CHARS] + "..."
-    return safe
+# ---- what the loop is given ---------------------------------------------------------------------------------------
 
 
-def _body_texts(body: str) -> str:
-    """The body and the text of every base64 run in it (the SNS ``Message`` or a raw body).
+class QueueMessage(Protocol):
+    """One received message (``SqsBatchHook``'s ``ReceivedMessage``): id, body, receipt handle, send time."""
 
-    The body is never parsed as JSON here: it was quarantined, perhaps because parsing it fails (a deeply nested
-    document exhausts the recursion limit), and logging must not fail where decoding did.
-    """
-    texts = [body]
-    for run in _BASE64_RUN.findall(body)[:_MAX_BASE64_RUNS]:
-        with contextlib.suppress(binascii.Error, ValueError):
-            texts.append(base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode("utf-8", "replace"))
-    return "\n".join(texts)
+    @property
+    def message_id(self) -> str: ...
 
+    @property
+    def body(self) -> str: ...
 
-def _safe_log_reason(reason: str, body: str) -> str:
-    """``loggable_reason`` that cannot raise (a log line must never stop a flush between its write and delete)."""
-    try:
-        return loggable_reason(reason, body)
-    except Exception as exc:  # the full reason is in the quarantine row; the log only points at it
-        return f"<reason withheld from the log: {type(exc).__name__}>"
+    @property
+    def receipt_handle(self) -> str: ...
+
+    @property
+    def sent_at(self) -> datetime | None: ...
 
 
 class BatchQueue(Protocol):
-    """The queue operations the drain needs (implemented by ``SqsBatchHook``)."""
+    """The queue operations the loop needs (``SqsBatchHook`` has them). A batch call takes 1 to ``batch_limit``
+    entries; the delete and visibility calls return the failed entries (``Id`` is the index as a string)."""
+
+    @property
+    def batch_limit(self) -> int: ...
 
     def receive(
         self, queue_url: str, *, max_messages: int = ..., wait_seconds: int = ..., visibility_timeout: int
-    ) -> list[ReceivedMessage]: ...
+    ) -> Sequence[QueueMessage]: ...
 
     def delete_batch(self, queue_url: str, receipt_handles: Sequence[str]) -> list[dict[str, Any]]: ...
 
@@ -117,22 +83,55 @@ class BatchQueue(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
-ObjectWriter = Callable[[str, bytes], None]
-"""Writes ``bytes`` at an S3 key of the configured bucket, overwriting; raises on failure."""
+class ObjectWriter(Protocol):
+    """Writes ``data`` at ``key`` of the configured bucket, overwriting; raises on failure."""
+
+    def __call__(self, key: str, data: bytes, /) -> None: ...
+
+
+class Clock(Protocol):
+    """The loop's time: a monotonic reading in seconds and a pause of the calling thread."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The process's monotonic clock and real sleeps (the default)."""
+
+    def monotonic(self) -> float:
+        """``time.monotonic()``."""
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """``time.sleep(seconds)``."""
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
+# ---- settings and report ------------------------------------------------------------------------------------------
+
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(LineageSettings) if f.default is not dataclasses.MISSING
+}
+"""The one set of defaults: those of the ``flyte_lineage`` Variable's keys."""
 
 
 @dataclass(frozen=True)
 class DrainSettings:
-    """Budgets and knobs of one drain run."""
+    """Budgets and knobs of one drain run (the drain keys of ``LineageSettings``, with its defaults)."""
 
-    max_messages: int = 100_000
-    max_seconds: float = 240.0
-    receivers: int = 4
-    wait_seconds: int = 1
-    visibility_timeout: int = 300
-    flush_messages: int = 5_000
-    flush_seconds: float = 60.0
-    raw_format: str | None = None
+    max_messages: int = _DEFAULTS["max_messages"]
+    max_seconds: float = _DEFAULTS["max_seconds"]
+    receivers: int = _DEFAULTS["receivers"]
+    wait_seconds: int = _DEFAULTS["wait_seconds"]
+    visibility_timeout: int = _DEFAULTS["visibility_timeout"]
+    flush_messages: int = _DEFAULTS["flush_messages"]
+    flush_seconds: float = _DEFAULTS["flush_seconds"]
+    raw_format: str | None = _DEFAULTS["raw_format"]
 
     def __post_init__(self) -> None:
         if not 1 <= self.receivers <= 32:
@@ -144,6 +143,11 @@ class DrainSettings:
                 f"flush_seconds ({self.flush_seconds}) must be at most a third of visibility_timeout "
                 f"({self.visibility_timeout}) so messages are stored and deleted before they reappear"
             )
+
+    @classmethod
+    def from_settings(cls, settings: LineageSettings) -> DrainSettings:
+        """The drain keys of validated settings."""
+        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)})
 
 
 @dataclass
@@ -174,13 +178,26 @@ class DrainReport:
         }
 
 
+def _safe_log_reason(reason: str, body: str) -> str:
+    """``loggable_reason`` that cannot raise (a log line must never stop a flush between its write and delete)."""
+    from flytelineage.domain.event_decoding import loggable_reason
+
+    try:
+        return loggable_reason(reason, body)
+    except Exception as exc:  # the full reason is in the quarantine row; the log only points at it
+        return f"<reason withheld from the log: {type(exc).__name__}>"
+
+
 @dataclass
 class _Held:
-    message: ReceivedMessage
+    message: QueueMessage
     received_mono: float
 
 
-class EventDrain:
+# ---- the loop -----------------------------------------------------------------------------------------------------
+
+
+class DrainLoop:
     """Drain one queue into one bucket/prefix for one ingest time. Call ``run()`` once."""
 
     def __init__(
@@ -192,7 +209,7 @@ class EventDrain:
         prefix: str,
         ingest_time: datetime,
         settings: DrainSettings,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -201,6 +218,7 @@ class EventDrain:
         self._ingest_time = ingest_time
         self._settings = settings
         self._clock = clock
+        self._batch_limit = sqs.batch_limit
         self._handoff: queue.Queue[list[_Held] | None] = queue.Queue(maxsize=256)
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -211,9 +229,9 @@ class EventDrain:
     # ---- receiving ----------------------------------------------------------------------------------------------
 
     def _claim(self) -> int:
-        """Reserve up to ten messages of the run's budget for one receive call (0 = budget spent)."""
+        """Reserve up to one batch of the run's budget for one receive call (0 = budget spent)."""
         with self._lock:
-            room = min(SQS_BATCH_LIMIT, self._settings.max_messages - self._taken)
+            room = min(self._batch_limit, self._settings.max_messages - self._taken)
             if room > 0:
                 self._taken += room
             return max(room, 0)
@@ -224,7 +242,7 @@ class EventDrain:
 
     def _receiver(self, deadline: float) -> None:
         try:
-            while not self._stop.is_set() and self._clock() < deadline:
+            while not self._stop.is_set() and self._clock.monotonic() < deadline:
                 want = self._claim()
                 if want == 0:
                     return
@@ -239,7 +257,7 @@ class EventDrain:
                 self._release(want - len(got))
                 if not got:
                     return
-                now = self._clock()
+                now = self._clock.monotonic()
                 self._handoff.put([_Held(m, now) for m in got])
         except Exception as exc:  # re-raised by run() once what was received is stored
             with self._lock:
@@ -254,7 +272,7 @@ class EventDrain:
         """Drain until the queue is empty (every receiver saw an empty receive) or a budget is reached."""
         from flytelineage.domain.event_decoding import SqsMessage, decode_messages
 
-        deadline = self._clock() + self._settings.max_seconds
+        deadline = self._clock.monotonic() + self._settings.max_seconds
         threads = [
             threading.Thread(target=self._receiver, args=(deadline,), name=f"sqs-receiver-{i}", daemon=True)
             for i in range(self._settings.receivers)
@@ -268,7 +286,7 @@ class EventDrain:
         try:
             while running:
                 try:
-                    item = self._handoff.get(timeout=0.5)
+                    item = self._handoff.get(timeout=self._handoff_timeout(held))
                 except queue.Empty:
                     item = []
                 if item is None:
@@ -302,10 +320,20 @@ class EventDrain:
             ) from first
         return self.report
 
+    def _age(self, held: list[_Held]) -> float:
+        """Seconds the oldest held message has waited, on the loop's clock."""
+        return self._clock.monotonic() - held[0].received_mono
+
+    def _handoff_timeout(self, held: list[_Held]) -> float:
+        """How long to wait for received messages: until the held batch is due, at most ``HANDOFF_POLL_SECONDS``."""
+        if not held:
+            return HANDOFF_POLL_SECONDS
+        return min(HANDOFF_POLL_SECONDS, max(0.0, self._settings.flush_seconds - self._age(held)))
+
     def _due(self, held: list[_Held]) -> bool:
         if len(held) >= self._settings.flush_messages:
             return True
-        return self._clock() - held[0].received_mono >= self._settings.flush_seconds
+        return self._age(held) >= self._settings.flush_seconds
 
     # ---- flushing -----------------------------------------------------------------------------------------------
 
@@ -366,7 +394,8 @@ class EventDrain:
 
     def _chunks(self, held: list[_Held]) -> list[list[str]]:
         handles = [h.message.receipt_handle for h in held]
-        return [handles[i : i + SQS_BATCH_LIMIT] for i in range(0, len(handles), SQS_BATCH_LIMIT)]
+        size = self._batch_limit
+        return [handles[i : i + size] for i in range(0, len(handles), size)]
 
     def _delete(self, held: list[_Held]) -> None:
         workers = max(1, self._settings.receivers)
@@ -377,8 +406,8 @@ class EventDrain:
             self.report.delete_failures += failed
 
     def _delete_chunk(self, handles: list[str]) -> tuple[int, int]:
-        """Delete up to ten stored messages; return (deleted, not deleted). Entries that failed are retried, except
-        stale receipt handles (the message was redelivered meanwhile), which stay invalid."""
+        """Delete one batch of stored messages; return (deleted, not deleted). Entries that failed are retried,
+        except stale receipt handles (the message was redelivered meanwhile), which stay invalid."""
         pending = handles
         not_deleted = 0
         for attempt in range(DELETE_RETRIES):
@@ -404,7 +433,8 @@ class EventDrain:
         return len(handles) - not_deleted, not_deleted
 
     def _delete_call(self, handles: list[str], attempt: int) -> list[dict[str, Any]]:
-        """One DeleteMessageBatch call; a call failing as a whole is retried, then raises ``QueueError``."""
+        """One DeleteMessageBatch call; a call failing as a whole is retried after a backoff on the loop's clock,
+        then raises ``QueueError``."""
         try:
             return self._sqs.delete_batch(self._queue_url, handles)
         except Exception as exc:
@@ -414,12 +444,11 @@ class EventDrain:
                     f"{exc}. Its {len(handles)} message(s) are stored, so they are redelivered and stored again, "
                     "then deduplicated by event_id."
                 ) from exc
-            time.sleep(DELETE_BACKOFF_SECONDS * 2**attempt)
+            self._clock.sleep(DELETE_BACKOFF_SECONDS * 2**attempt)
             return [{"Id": str(i), "Code": type(exc).__name__, "Message": str(exc)} for i in range(len(handles))]
 
     def _extend_visibility_if_old(self, held: list[_Held]) -> None:
-        oldest_age = self._clock() - held[0].received_mono
-        if oldest_age < self._settings.visibility_timeout / 2:
+        if self._age(held) < self._settings.visibility_timeout / 2:
             return
         for chunk in self._chunks(held):
             failed = self._sqs.change_visibility_batch(self._queue_url, chunk, self._settings.visibility_timeout)
