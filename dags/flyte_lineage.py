@@ -72,21 +72,7 @@ with DAG(
         raw_format="{{ cfg('raw_format') }}",
         enabled="{{ not (params.dry_run or params.replay_start or params.replay_end) }}",
     )
-    group_executions = GroupExecutionsOperator(
-        task_id="group_executions",
-        trigger_rule="none_failed",
-        bucket="{{ cfg('bucket') }}",
-        prefix="{{ cfg('prefix') }}",
-        aws_conn_id="{{ cfg('aws_conn_id') }}",
-        settle_seconds="{{ cfg('settle_seconds') }}",
-        pending_max_days="{{ cfg('pending_max_days') }}",
-        shard_size="{{ cfg('shard_size') }}",
-        read_buckets="{{ cfg('read_buckets') }}",
-        read_concurrency="{{ cfg('read_concurrency') }}",
-        replay_start="{{ params.replay_start }}",
-        replay_end="{{ params.replay_end }}",
-        persist_state="{{ not (params.dry_run or params.replay_start or params.replay_end) }}",
-    )
+    group_executions = GroupExecutionsOperator(task_id="group_executions", trigger_rule="none_failed")
     push_datahub = PushDataHubOperator.partial(
         task_id="push_datahub",
         bucket="{{ cfg('bucket') }}",
