@@ -46,7 +46,10 @@ def stamp(ingest_time: datetime) -> str:
 
 
 def parse_stamp(value: str) -> datetime:
-    """The UTC time of a stamp written by ``stamp`` (``ValueError`` for anything else)."""
+    """The UTC time of a stamp written by ``stamp`` (``ValueError`` for anything else, e.g. missing digits, which
+    ``strptime`` alone would accept)."""
+    if not re.fullmatch(_STAMP, value):
+        raise ValueError(f"not a stamp (YYYYMMDDTHHMMSSZ): {value[:40]!r}")
     return datetime.strptime(value, STAMP_FORMAT).replace(tzinfo=UTC)
 
 
