@@ -15,12 +15,17 @@ from typing import Any
 
 import pytest
 
+from flytelineage.domain import storage_keys
 from flytelineage.domain.cloudevent_proto import CloudEvent
-from flytelineage.domain.event_decoding import loggable_reason
-from flytelineage.hooks.s3_bulk_reader_hook import BucketNotAllowedError, S3BulkReaderHook
+from flytelineage.domain.event_decoding import SqsMessage, decode_messages, loggable_reason
+from flytelineage.domain.event_table import events_to_table, table_to_parquet_bytes
+from flytelineage.domain.execution_store import executions_from_jsonl_gz
+from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
+from flytelineage.testing.flyte_event_generator import generate, write_objects
 from tests.event_bodies import node_event_body
 from tests.integration.test_faults_drain import Drain
 from tests.sqs_s3_helpers import queue_depth, send_batches, stored_rows
+from tests.unit.operators.test_group_executions import _group
 
 pytestmark = pytest.mark.integration
 
@@ -134,25 +139,49 @@ def test_aws_secret_key_of_the_connection_is_never_logged(
     assert secret not in caplog.text and MARKER not in caplog.text
 
 
-def test_bulk_reader_never_sends_a_request_outside_read_buckets(s3_client: Any, bucket: str, unique_name: str) -> None:
+def test_grouping_never_sends_a_request_outside_read_buckets(
+    s3_client: Any, bucket: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """read_buckets is the domain's rule (the reader hook reads what it is given): grouping an execution whose
+    LiteralMaps and datasets are in a bucket outside read_buckets asks the reader for none of them and sends no
+    request there; the execution is still emitted, with the refusals as problems."""
     other = f"{unique_name}-other"
     s3_client.create_bucket(Bucket=other)
-    for name in (bucket, other):
-        s3_client.put_object(Bucket=name, Key="dir/part-0.parquet", Body=b"PAR1data")
-    hook = S3BulkReaderHook(aws_conn_id=None, allowed_buckets=[bucket])
+    run = generate("linear", name="elsewhere", bucket=other, seed=3)
+    write_objects(s3_client, run.objects)
+    stamp_time = datetime(2026, 11, 21, 12, 10, tzinfo=UTC)
+    rows = decode_messages([SqsMessage(m.message_id, m.body) for m in run.messages], received_at=stamp_time).events
+    key = storage_keys.batch_key("fl", storage_keys.EVENTS, stamp_time, storage_keys.batch_digest(["elsewhere"]))
+    s3_client.put_object(Bucket=bucket, Key=key, Body=table_to_parquet_bytes(events_to_table(rows)))
+
+    asked: list[str] = []
     sent: list[str] = []
-    hook.get_conn().meta.events.register("before-send.s3", lambda request, **_: sent.append(request.url))
+    for method in ("read_objects", "read_tails", "list_files"):
+        original = getattr(S3BulkReaderHook, method)
 
-    objects = hook.read_objects([f"s3://{bucket}/dir/part-0.parquet", f"s3://{other}/dir/part-0.parquet"])
-    tails = hook.read_tails([f"s3://{other}/dir/part-0.parquet"], 4)
-    listing = hook.list_files([f"s3://{other}/dir", f"s3://{bucket}/dir"])
+        def recording(self: Any, uris: Any, *args: Any, _original: Any = original) -> Any:
+            asked.extend(uris)
+            return _original(self, uris, *args)
 
-    assert objects[f"s3://{bucket}/dir/part-0.parquet"] == b"PAR1data"
-    assert listing[f"s3://{bucket}/dir"] == [f"s3://{bucket}/dir/part-0.parquet"]
-    for denied in (
-        objects[f"s3://{other}/dir/part-0.parquet"],
-        tails[f"s3://{other}/dir/part-0.parquet"],
-        listing[f"s3://{other}/dir"],
-    ):
-        assert isinstance(denied, BucketNotAllowedError)
-    assert len(sent) == 2 and not any(other in u for u in sent)
+        monkeypatch.setattr(S3BulkReaderHook, method, recording)
+    get_conn = S3BulkReaderHook.get_conn
+    hooked: set[int] = set()
+
+    def recording_conn(self: Any) -> Any:
+        client = get_conn(self)
+        if id(client) not in hooked:
+            hooked.add(id(client))
+            client.meta.events.register("before-send.s3", lambda request, **_: sent.append(request.url))
+        return client
+
+    monkeypatch.setattr(S3BulkReaderHook, "get_conn", recording_conn)
+
+    keys, summary = _group(bucket, stamp_time.replace(minute=0), stamp_time, read_buckets=[bucket])
+
+    assert summary["executions"] == 1 and summary["batches"] == 1
+    data = s3_client.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
+    (execution,) = executions_from_jsonl_gz(data)
+    assert execution.id.name == "elsewhere"
+    assert execution.problems and all("not in read_buckets" in p for p in execution.problems)
+    assert asked and all(u.startswith(f"s3://{bucket}/") for u in asked)  # the batch: the only read
+    assert sent and not any(other in u for u in sent)

@@ -40,11 +40,8 @@ def window_partitions(prefix: str, start: datetime, end: datetime) -> list[str]:
 
 def in_window(key: str, start: datetime, end: datetime) -> bool:
     """True for a quarantine batch whose ingest stamp lies in ``[start, end)``."""
-    found = storage_keys.batch_stamp_of(key)
-    if found is None:
-        return False
-    stamped = datetime.strptime(found, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    return start <= stamped < end
+    stamped = storage_keys.batch_time_of(key)
+    return stamped is not None and start <= stamped < end
 
 
 @contextmanager

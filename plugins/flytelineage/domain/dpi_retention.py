@@ -24,7 +24,6 @@ Pure: no I/O, no clock (``as_of`` is the run's data interval end).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,12 +33,16 @@ from datahub.metadata.schema_classes import StatusClass
 
 from flytelineage.domain.datahub_mcps import instance_urns
 from flytelineage.domain.lineage_model import Execution
+from flytelineage.domain.storage_keys import executions_prefix as executions_prefix
+from flytelineage.domain.storage_keys import retention_ledger_key
+from flytelineage.domain.storage_keys import shard_interval_end as shard_interval_end
 from flytelineage.errors import ConfigurationError
 
 LEDGER_FORMAT_VERSION = 1
-EXECUTIONS = "executions"
-RETENTION = "retention"
-_SHARD = re.compile(r"/executions/interval=(\d{8}T\d{6}Z)_(\d{8}T\d{6}Z)/shard-\d+\.jsonl\.gz$")
+
+# The shard and ledger keys are built and parsed by ``storage_keys``; these are its functions under the names the
+# retention operator calls.
+ledger_key = retention_ledger_key
 
 
 @dataclass(frozen=True, order=True)
@@ -75,16 +78,6 @@ class ShardStep:
 Ledger = Mapping[str, Progress]
 
 
-def executions_prefix(prefix: str) -> str:
-    """The folder the executions shards are listed from, with a trailing slash."""
-    return f"{prefix.strip('/')}/{EXECUTIONS}/"
-
-
-def ledger_key(prefix: str) -> str:
-    """The S3 key of the retention ledger."""
-    return f"{prefix.strip('/')}/{RETENTION}/ledger.json"
-
-
 def retention_cutoff(as_of: datetime, days: int) -> datetime:
     """Shards whose interval ended at or before this moment are expired."""
     if days < 1:
@@ -93,14 +86,6 @@ def retention_cutoff(as_of: datetime, days: int) -> datetime:
         raise ValueError(f"the retention run's time must carry a time zone, got {as_of!r}")
     # via the epoch: ``astimezone`` on a pendulum DateTime (Airflow's context) drops the zone
     return datetime.fromtimestamp(as_of.timestamp(), UTC) - timedelta(days=days)
-
-
-def shard_interval_end(key: str) -> datetime | None:
-    """The interval end encoded in an executions shard key, or None when the key is not a shard."""
-    found = _SHARD.search("/" + key.lstrip("/"))
-    if found is None:
-        return None
-    return datetime.strptime(found.group(2), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
 def due_shards(objects: Iterable[ShardObject], ledger: Ledger, cutoff: datetime) -> list[ShardObject]:

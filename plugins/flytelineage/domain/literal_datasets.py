@@ -19,8 +19,9 @@ implementation can read concurrently and every URI is read at most once per run:
 4. ``read_tails``: the last ``TAIL_BYTES`` of the first data file of each (sorted order), then once more for the
    footers that did not fit.
 
-``read_buckets`` (an allowlist of bucket names, empty = any) is enforced here, before the reader is asked. Every
-refused, missing or corrupt object becomes a problem string attached to the URI; nothing raises.
+``read_buckets`` (an allowlist of bucket names, empty = any; the rule is ``location_policy.in_read_buckets``) is
+enforced here, before the reader is asked: a URI outside it is never requested. Every refused, missing or corrupt
+object becomes a problem string attached to the URI; nothing raises.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import msgpack
 import pyarrow as pa
@@ -47,6 +47,7 @@ from flytelineage.domain.arrow_schema_fields import (
     parse_parquet_tail,
 )
 from flytelineage.domain.lineage_model import SchemaField
+from flytelineage.domain.location_policy import bucket_of, in_read_buckets
 from flytelineage.errors import DatasetReadError
 
 TAIL_BYTES = 64 * 1024
@@ -110,17 +111,6 @@ class ReadOutcome:
     problems: dict[str, str] = field(default_factory=dict)
 
 
-def bucket_of(uri: str) -> str:
-    """The bucket (network location) of an object URI, e.g. ``s3://b/k`` -> ``b``; empty for local paths."""
-    return urlsplit(uri).netloc
-
-
-def is_allowed(uri: str, read_buckets: Iterable[str]) -> bool:
-    """True when ``read_buckets`` is empty or names the URI's bucket."""
-    allowed = frozenset(read_buckets)
-    return not allowed or bucket_of(uri) in allowed
-
-
 def read_literal_maps(
     refs: Iterable[LiteralRef], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
 ) -> ReadOutcome:
@@ -147,7 +137,8 @@ def _read_allowed(
     what: str,
 ) -> dict[str, bytes]:
     """Ask ``read`` (a reader method) for the allowed URIs; record refusals and failures as problems."""
-    allowed = [u for u in uris if is_allowed(u, read_buckets)]
+    buckets = frozenset(read_buckets)
+    allowed = [u for u in uris if in_read_buckets(u, buckets)]
     for uri in uris:
         if uri not in allowed:
             problems[uri] = f"{what} {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
@@ -441,8 +432,8 @@ def _data_files(
     files = {uri: uri for uri, d in wanted.items() if d.kind == "blob" and d.layout != "unknown"}
     outcome.layouts.update(dict.fromkeys(files, "file"))
     dirs = sorted(uri for uri in wanted if uri not in files)
-    allowed_buckets = frozenset(read_buckets)
-    allowed = [u for u in dirs if not allowed_buckets or bucket_of(u) in allowed_buckets]
+    buckets = frozenset(read_buckets)
+    allowed = [u for u in dirs if in_read_buckets(u, buckets)]
     allowed_set = set(allowed)
     for uri in dirs:
         if uri not in allowed_set:

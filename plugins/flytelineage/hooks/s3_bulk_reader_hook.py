@@ -2,7 +2,8 @@
 
 Every method takes the full set of ``s3://bucket/key`` URIs of one step and returns one entry per URI: the value,
 or the exception that prevented reading it. A single missing or forbidden object never raises, so the caller can
-record the problem and go on. ``allowed_buckets`` (empty = any) is checked before any request is made.
+record the problem and go on. The hook reads what it is asked: which buckets may be read (``read_buckets``) is
+decided by the domain before the hook is called (``domain/literal_datasets.py``, ``domain/location_policy.py``).
 
 The client's connection pool holds at least ``concurrency`` connections (botocore's default is 10), so concurrent
 reads never discard connections (urllib3's "Connection pool is full" warning) and are not throttled by the pool.
@@ -10,7 +11,7 @@ reads never discard connections (urllib3's "Connection pool is full" warning) an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,27 +24,27 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class BucketNotAllowedError(PermissionError):
-    """The URI's bucket is not in the configured allowlist."""
-
-
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> ``(bucket, key)``; raise ``ValueError`` for anything else."""
+    """``s3://bucket/key`` -> ``(bucket, key)`` with the provider's ``S3Hook.parse_s3_url``; ``ValueError`` for
+    anything that is not an ``s3://`` URI with a bucket, or that the parse would not give back whole (a ``?`` in the
+    key would be cut off as a query)."""
     if not uri.startswith("s3://"):
         raise ValueError(f"not an s3:// URI: {uri[:200]!r}")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket:
-        raise ValueError(f"s3 URI without a bucket: {uri[:200]!r}")
+    try:
+        bucket, key = S3Hook.parse_s3_url(uri)
+    except Exception as e:  # the provider's S3HookUriParseFailure
+        raise ValueError(f"s3 URI without a bucket: {uri[:200]!r}") from e
+    if uri.rstrip("/") != f"s3://{bucket}/{key}".rstrip("/"):
+        raise ValueError(f"s3 URI with a query or an odd bucket part: {uri[:200]!r}")
     return bucket, key
 
 
 class S3BulkReaderHook(S3Hook):
     """Concurrent reads of many S3 objects through one Amazon connection."""
 
-    def __init__(self, *args: Any, concurrency: int = 16, allowed_buckets: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, concurrency: int = 16, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.concurrency = max(1, concurrency)
-        self.allowed_buckets = frozenset(allowed_buckets)
 
     @cached_property
     def conn_config(self) -> AwsConnectionWrapper:
@@ -59,9 +60,6 @@ class S3BulkReaderHook(S3Hook):
     def _map(self, fn: Callable[[str], T], uris: Sequence[str]) -> dict[str, T | Exception]:
         def guarded(uri: str) -> T | Exception:
             try:
-                bucket, _ = split_s3_uri(uri)
-                if self.allowed_buckets and bucket not in self.allowed_buckets:
-                    raise BucketNotAllowedError(f"bucket {bucket!r} is not in read_buckets")
                 return fn(uri)
             except Exception as exc:
                 return exc
@@ -99,9 +97,7 @@ class S3BulkReaderHook(S3Hook):
         def listing(uri: str) -> Sequence[str]:
             bucket, key = split_s3_uri(uri)
             prefix = key.rstrip("/") + "/" if key else ""
-            found: list[str] = []
-            for page in self.get_conn().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                found.extend(f"s3://{bucket}/{obj['Key']}" for obj in page.get("Contents", []))
+            found = [f"s3://{bucket}/{k}" for k in self.list_keys(bucket_name=bucket, prefix=prefix) or []]
             if not found:
                 raise FileNotFoundError(f"no objects under s3://{bucket}/{prefix}")
             return found

@@ -14,9 +14,7 @@ from flytelineage.domain.literal_datasets import (
     TAIL_BYTES,
     FoundDataset,
     LiteralRef,
-    bucket_of,
     find_datasets,
-    is_allowed,
     needs_footer,
     normalize_location,
     read_footer_schemas,
@@ -107,15 +105,6 @@ def test_needs_footer(dataset: FoundDataset, expected: bool) -> None:
     assert needs_footer(dataset) is expected
 
 
-@pytest.mark.parametrize(
-    ("uri", "buckets", "allowed"),
-    [("s3://a/k", [], True), ("s3://a/k", ["a"], True), ("s3://a/k", ["b"], False), ("gs://a/k", ["a"], True)],
-)
-def test_bucket_allowlist(uri: str, buckets: list[str], allowed: bool) -> None:
-    assert bucket_of(uri) == "a"
-    assert is_allowed(uri, buckets) is allowed
-
-
 def test_read_literal_maps_reads_once_and_records_problems() -> None:
     good = _map(v=lit.int_literal(1)).SerializeToString()
     reader = InMemoryObjectReader({"s3://ok/in.pb": good, "s3://ok/bad.pb": b"\xff\xff\xff"})
@@ -176,6 +165,7 @@ def test_footer_schemas_use_the_first_sorted_file_and_read_more_when_needed() ->
     tails = [c for c in reader.calls if c[0] == "read_tails" and c[2] != 1]
     assert tails[0] == ("read_tails", ("s3://b/sd/00000", "s3://b/wide.parquet"), TAIL_BYTES)
     assert tails[1][1] == ("s3://b/wide.parquet",) and tails[1][2] > TAIL_BYTES
+    assert not [c for c in reader.calls if any(u.startswith("s3://other/") for u in c[1])]  # never requested
 
 
 def test_reader_exceptions_become_problems() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flytelineage.domain.location_policy import is_allowed, location_problem
+from flytelineage.domain.location_policy import bucket_of, in_read_buckets, is_allowed, location_problem
 
 LOCATIONS = [
     # (uri, read_buckets, expected reason fragment or None when allowed)
@@ -37,3 +37,13 @@ def test_location_problem(uri: str, read_buckets: tuple[str, ...], reason: str |
         assert problem is None and is_allowed(uri, read_buckets)
     else:
         assert problem is not None and reason in problem and not is_allowed(uri, read_buckets)
+
+
+@pytest.mark.parametrize(
+    ("uri", "buckets", "allowed"),
+    [("s3://a/k", [], True), ("s3://a/k", ["a"], True), ("s3://a/k", ["b"], False), ("gs://a/k", ["a"], True)],
+)
+def test_bucket_allowlist(uri: str, buckets: list[str], allowed: bool) -> None:
+    """The allowlist alone (what grouping asks before reading): bucket membership, whatever the scheme."""
+    assert bucket_of(uri) == "a"
+    assert in_read_buckets(uri, buckets) is allowed

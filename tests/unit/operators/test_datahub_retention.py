@@ -10,7 +10,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from flytelineage.domain.dpi_retention import executions_prefix, shard_interval_end
 from flytelineage.operators.datahub_retention import DataHubRetentionOperator
-from flytelineage.operators.group_executions import GroupExecutionsOperator
+from flytelineage.operators.grouping_state_store import GroupingStateStore
 from flytelineage.testing.lineage_samples import many_executions
 
 
@@ -28,8 +28,8 @@ class RecordingS3:
 def test_the_shard_keys_group_executions_writes_are_the_ones_retention_ages(prefix: str) -> None:
     start, end = datetime(2026, 11, 21, 11, 50, tzinfo=UTC), datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     s3 = RecordingS3()
-    operator = GroupExecutionsOperator(task_id="group_executions", bucket="b", prefix=prefix, shard_size=2)
-    keys = operator._write_shards(s3, start, end, many_executions(5))  # type: ignore[arg-type]
+    store = GroupingStateStore(s3, bucket="b", prefix=prefix)  # type: ignore[arg-type]
+    keys = store.write_shards(start, end, many_executions(5), shard_size=2)
     assert len(keys) == 3 and s3.keys == keys
     assert all(key.startswith(executions_prefix(prefix)) for key in keys)
     assert [shard_interval_end(key) for key in keys] == [end, end, end]

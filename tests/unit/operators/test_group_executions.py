@@ -37,12 +37,14 @@ def _store_batch(s3_client, bucket: str, scenario: str, name: str, stamp_time: d
     s3_client.put_object(Bucket=bucket, Key=key, Body=table_to_parquet_bytes(events_to_table(rows)))
 
 
-def _group(bucket: str, start: datetime, end: datetime, **kwargs: Any) -> tuple[list[str], dict[str, Any]]:
+def _group(
+    bucket: str, start: datetime, end: datetime, params: dict[str, Any] | None = None, **kwargs: Any
+) -> tuple[list[str], dict[str, Any]]:
     operator = GroupExecutionsOperator(
         task_id="group_executions", bucket=bucket, prefix="fl", aws_conn_id=None, settle_seconds=0, **kwargs
     )
     ti = _Ti()
-    context = {"data_interval_start": start, "data_interval_end": end, "ti": ti}
+    context = {"data_interval_start": start, "data_interval_end": end, "ti": ti, "params": params or {}}
     keys = operator.execute(context)  # type: ignore[arg-type]
     return keys, ti.xcom["summary"]
 
@@ -76,12 +78,16 @@ def test_replays_and_dry_runs_leave_the_state_alone(s3_client, bucket) -> None: 
     _store_batch(s3_client, bucket, "linear", "first", T0 + STEP)
     _group(bucket, T0, T0 + STEP)
     before = _state_keys(s3_client, bucket)
-    keys, _ = _group(
-        bucket, T0, T0 + STEP, persist_state=False, replay_start=T0.isoformat(), replay_end=(T0 + 2 * STEP).isoformat()
-    )
+    keys, _ = _group(bucket, T0, T0 + STEP, replay_start=T0.isoformat(), replay_end=(T0 + 2 * STEP).isoformat())
     assert _names(s3_client, bucket, keys) == ["first"]
     assert _state_keys(s3_client, bucket) == before
     assert all(f"interval={storage_keys.stamp(T0)}_{storage_keys.stamp(T0 + 2 * STEP)}/" in k for k in keys)
+
+    # a dry run (the run's params) groups the next interval and leaves the state alone too
+    _store_batch(s3_client, bucket, "retry", "second", T0 + 2 * STEP)
+    keys, summary = _group(bucket, T0 + STEP, T0 + 2 * STEP, params={"dry_run": True})
+    assert _names(s3_client, bucket, keys) == ["second"] and summary["state_from"] == storage_keys.stamp(T0 + STEP)
+    assert _state_keys(s3_client, bucket) == before
 
 
 def test_an_execution_is_emitted_once_across_runs(s3_client, bucket) -> None:  # type: ignore[no-untyped-def]
@@ -92,9 +98,9 @@ def test_an_execution_is_emitted_once_across_runs(s3_client, bucket) -> None:  #
     assert second == [] and summary["executions"] == 0
 
 
-def test_read_buckets_rendered_as_json_text_is_understood(s3_client, bucket) -> None:  # type: ignore[no-untyped-def]
+def test_read_buckets_given_as_an_argument_allow_the_bucket(s3_client, bucket) -> None:  # type: ignore[no-untyped-def]
     _store_batch(s3_client, bucket, "linear", "allowed", T0 + STEP)
-    keys, _ = _group(bucket, T0, T0 + STEP, read_buckets=f'["{bucket}"]')
+    keys, _ = _group(bucket, T0, T0 + STEP, read_buckets=[bucket])
     assert _names(s3_client, bucket, keys) == ["allowed"]
     data = s3_client.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
     (execution,) = executions_from_jsonl_gz(data)
