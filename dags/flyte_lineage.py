@@ -87,43 +87,10 @@ with DAG(
         replay_end="{{ params.replay_end }}",
         persist_state="{{ not (params.dry_run or params.replay_start or params.replay_end) }}",
     )
-    push_datahub = PushDataHubOperator.partial(
-        task_id="push_datahub",
-        bucket="{{ cfg('bucket') }}",
-        aws_conn_id="{{ cfg('aws_conn_id') }}",
-        datahub_conn_id="{{ cfg('datahub_conn_id') }}",
-        env="{{ cfg('env') }}",
-        datasets_only="{{ cfg('datasets_only') }}",
-        flyte_console_url="{{ cfg('flyte_console_url') }}",
-        service_principals="{{ cfg('service_principals') }}",
-        platform_display_name="{{ cfg('platform_display_name') }}",
-        platform_type="{{ cfg('platform_type') }}",
-        platform_delimiter="{{ cfg('platform_delimiter') }}",
-        platform_logo_url="{{ cfg('platform_logo_url') }}",
-        enabled="{{ not params.dry_run and 'datahub' in (params.targets or cfg('targets')) }}",
-        prefix="{{ cfg('prefix') }}",
-        digest_ttl_hours="{{ cfg('datahub_digest_ttl_hours') }}",
-        full_resend="{{ not not (params.replay_start or params.replay_end) }}",
-    ).expand(shard_key=group_executions.output)
-    register_glue = RegisterGlueOperator.partial(
-        task_id="register_glue",
-        bucket="{{ cfg('bucket') }}",
-        aws_conn_id="{{ cfg('aws_conn_id') }}",
-        glue_database="{{ cfg('glue_database') }}",
-        glue_versioning="{{ cfg('glue_versioning') }}",
-        glue_max_versions="{{ cfg('glue_max_versions') }}",
-        read_buckets="{{ cfg('read_buckets') }}",
-        enabled="{{ not params.dry_run and 'glue' in (params.targets or cfg('targets')) }}",
-    ).expand(shard_key=group_executions.output)
-    push_openlineage = PushOpenLineageOperator.partial(
-        task_id="push_openlineage",
-        bucket="{{ cfg('bucket') }}",
-        aws_conn_id="{{ cfg('aws_conn_id') }}",
-        openlineage_conn_id="{{ cfg('openlineage_conn_id') }}",
-        env="{{ cfg('env') }}",
-        glue_symlinks="{{ 'glue' in (params.targets or cfg('targets')) }}",
-        glue_database="{{ cfg('glue_database') }}",
-        enabled="{{ not params.dry_run and 'openlineage' in (params.targets or cfg('targets')) }}",
-    ).expand(shard_key=group_executions.output)
+    push_datahub = PushDataHubOperator.partial(task_id="push_datahub").expand(shard_key=group_executions.output)
+    register_glue = RegisterGlueOperator.partial(task_id="register_glue").expand(shard_key=group_executions.output)
+    push_openlineage = PushOpenLineageOperator.partial(task_id="push_openlineage").expand(
+        shard_key=group_executions.output
+    )
 
     drain_events >> group_executions
