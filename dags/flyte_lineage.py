@@ -11,8 +11,9 @@ its shards can be inspected on S3). Replays and dry runs leave the grouping stat
 A manual run without params drains, then groups what was stored since the newest grouping state (never re-emitting
 what an earlier run emitted); only a replay emits again.
 
-Wiring only: behaviour comes from the ``flyte_lineage`` Variable (rendered when each task starts, through the
-``cfg`` macro), endpoints and secrets from the Amazon and DataHub connections. Nothing heavy is imported here.
+Wiring only: behaviour comes from the ``flyte_lineage`` Variable (read and validated by each task when it starts),
+what a run does from its params and run type (one rule, ``run_params.run_mode``), endpoints and secrets from the
+Amazon, DataHub and OpenLineage connections. Nothing heavy is imported here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from airflow.sdk import DAG, DeltaDataIntervalTimetable, Param
 from flytelineage.domain.run_params import REPLAY_BOUND_SCHEMA, TARGETS_SCHEMA
 from flytelineage.operators.drain_events import DrainEventsOperator
 from flytelineage.operators.group_executions import GroupExecutionsOperator
-from flytelineage.operators.lineage_config import lineage_setting
 from flytelineage.operators.push_datahub import PushDataHubOperator
 from flytelineage.operators.push_openlineage import PushOpenLineageOperator
 from flytelineage.operators.register_glue import RegisterGlueOperator
@@ -38,8 +38,6 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["flyte", "lineage", "datahub", "glue", "openlineage"],
-    user_defined_macros={"cfg": lineage_setting},
-    render_template_as_native_obj=True,
     default_args={
         "owner": "data-platform",
         "retries": 3,
@@ -57,58 +55,11 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
     drain_events = DrainEventsOperator(task_id="drain_events")
-    group_executions = GroupExecutionsOperator(
-        task_id="group_executions",
-        trigger_rule="none_failed",
-        bucket="{{ cfg('bucket') }}",
-        prefix="{{ cfg('prefix') }}",
-        aws_conn_id="{{ cfg('aws_conn_id') }}",
-        settle_seconds="{{ cfg('settle_seconds') }}",
-        pending_max_days="{{ cfg('pending_max_days') }}",
-        shard_size="{{ cfg('shard_size') }}",
-        read_buckets="{{ cfg('read_buckets') }}",
-        read_concurrency="{{ cfg('read_concurrency') }}",
-        replay_start="{{ params.replay_start }}",
-        replay_end="{{ params.replay_end }}",
-        persist_state="{{ not (params.dry_run or params.replay_start or params.replay_end) }}",
+    group_executions = GroupExecutionsOperator(task_id="group_executions", trigger_rule="none_failed")
+    push_datahub = PushDataHubOperator.partial(task_id="push_datahub").expand(shard_key=group_executions.output)
+    register_glue = RegisterGlueOperator.partial(task_id="register_glue").expand(shard_key=group_executions.output)
+    push_openlineage = PushOpenLineageOperator.partial(task_id="push_openlineage").expand(
+        shard_key=group_executions.output
     )
-    push_datahub = PushDataHubOperator.partial(
-        task_id="push_datahub",
-        bucket="{{ cfg('bucket') }}",
-        aws_conn_id="{{ cfg('aws_conn_id') }}",
-        datahub_conn_id="{{ cfg('datahub_conn_id') }}",
-        env="{{ cfg('env') }}",
-        datasets_only="{{ cfg('datasets_only') }}",
-        flyte_console_url="{{ cfg('flyte_console_url') }}",
-        service_principals="{{ cfg('service_principals') }}",
-        platform_display_name="{{ cfg('platform_display_name') }}",
-        platform_type="{{ cfg('platform_type') }}",
-        platform_delimiter="{{ cfg('platform_delimiter') }}",
-        platform_logo_url="{{ cfg('platform_logo_url') }}",
-        enabled="{{ not params.dry_run and 'datahub' in (params.targets or cfg('targets')) }}",
-        prefix="{{ cfg('prefix') }}",
-        digest_ttl_hours="{{ cfg('datahub_digest_ttl_hours') }}",
-        full_resend="{{ not not (params.replay_start or params.replay_end) }}",
-    ).expand(shard_key=group_executions.output)
-    register_glue = RegisterGlueOperator.partial(
-        task_id="register_glue",
-        bucket="{{ cfg('bucket') }}",
-        aws_conn_id="{{ cfg('aws_conn_id') }}",
-        glue_database="{{ cfg('glue_database') }}",
-        glue_versioning="{{ cfg('glue_versioning') }}",
-        glue_max_versions="{{ cfg('glue_max_versions') }}",
-        read_buckets="{{ cfg('read_buckets') }}",
-        enabled="{{ not params.dry_run and 'glue' in (params.targets or cfg('targets')) }}",
-    ).expand(shard_key=group_executions.output)
-    push_openlineage = PushOpenLineageOperator.partial(
-        task_id="push_openlineage",
-        bucket="{{ cfg('bucket') }}",
-        aws_conn_id="{{ cfg('aws_conn_id') }}",
-        openlineage_conn_id="{{ cfg('openlineage_conn_id') }}",
-        env="{{ cfg('env') }}",
-        glue_symlinks="{{ 'glue' in (params.targets or cfg('targets')) }}",
-        glue_database="{{ cfg('glue_database') }}",
-        enabled="{{ not params.dry_run and 'openlineage' in (params.targets or cfg('targets')) }}",
-    ).expand(shard_key=group_executions.output)
 
     drain_events >> group_executions

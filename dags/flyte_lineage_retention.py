@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, CronTriggerTimetable
 
 from flytelineage.operators.datahub_retention import DataHubRetentionOperator
-from flytelineage.operators.lineage_config import lineage_setting
 
 with DAG(
     dag_id="flyte_lineage_retention",
@@ -29,8 +28,6 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["flyte", "lineage", "datahub", "retention"],
-    user_defined_macros={"cfg": lineage_setting},
-    render_template_as_native_obj=True,
     default_args={
         "owner": "data-platform",
         "retries": 3,
@@ -41,15 +38,4 @@ with DAG(
     },
     doc_md=__doc__,
 ) as dag:
-    dpi_retention = DataHubRetentionOperator(
-        task_id="dpi_retention",
-        bucket="{{ cfg('bucket') }}",
-        prefix="{{ cfg('prefix') }}",
-        aws_conn_id="{{ cfg('aws_conn_id') }}",
-        datahub_conn_id="{{ cfg('datahub_conn_id') }}",
-        env="{{ cfg('env') }}",
-        retention_days="{{ cfg('dpi_retention_days') }}",
-        max_per_run="{{ cfg('dpi_retention_max_per_run') }}",
-        hard_delete="{{ cfg('dpi_retention_hard_delete') }}",
-        enabled="{{ 'datahub' in cfg('targets') and not cfg('datasets_only') }}",
-    )
+    dpi_retention = DataHubRetentionOperator(task_id="dpi_retention")

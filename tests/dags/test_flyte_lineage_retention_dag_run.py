@@ -2,10 +2,10 @@
 
 Shards in the ``executions/`` format are written to the emulator's S3 (two intervals of 2026-11-21) and pushed into
 the stack's DataHub Lite with ``PushDataHubOperator``; the retention DAG then runs on 2026-11-23 with
-``dpi_retention_days`` 1 (cutoff 2026-11-22T03:30Z) through the real Variable, connections and ``cfg`` macro. Read
-back from Lite: every DataProcessInstance the shards name has ``status.removed`` true, nothing else changed. A second
-run the next day removes nothing more. (The key format of the shards ``group_executions`` writes is checked against
-the retention's parser in ``tests/unit/operators/test_datahub_retention.py``.)
+``dpi_retention_days`` 1 (cutoff 2026-11-22T03:30Z) through the real Variable (read by the operator) and
+connections. Read back from Lite: every DataProcessInstance the shards name has ``status.removed`` true, nothing else
+changed. A second run the next day removes nothing more. (The key format of the shards ``group_executions`` writes
+is checked against the retention's parser in ``tests/unit/operators/test_datahub_retention.py``.)
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from flytelineage.domain.lineage_model import Execution
 from flytelineage.domain.storage_keys import executions_prefix as executions_prefix
 from flytelineage.domain.storage_keys import retention_ledger_key
 from flytelineage.domain.storage_keys import shard_interval_end as shard_interval_end
+from flytelineage.domain.lineage_settings import LineageSettings
 from flytelineage.errors import ConfigurationError
 
 LEDGER_FORMAT_VERSION = 1
@@ -160,3 +161,16 @@ def ledger_from_bytes(data: bytes | None) -> dict[str, Progress]:
         raise ConfigurationError(
             f"retention ledger is damaged ({type(e).__name__}: {e}); delete it to handle every expired shard again."
         ) from e
+
+
+def retention_skip_reason(settings: LineageSettings) -> str | None:
+    """Why run-history retention has nothing to do with these settings; None when it runs.
+
+    It runs when run history is pushed to DataHub (``datahub`` is a target and ``datasets_only`` is off) and
+    ``dpi_retention_days`` is set.
+    """
+    if "datahub" not in settings.targets or settings.datasets_only:
+        return "DataHub run history is not pushed (targets, datasets_only): nothing to expire."
+    if settings.dpi_retention_days is None:
+        return "dpi_retention_days is not set: every run is kept."
+    return None

@@ -1,19 +1,19 @@
 """``PushDataHubOperator``: send the lineage of one ``executions/`` shard to DataHub (task ``push_datahub``).
 
-It reads the shard from S3, builds the DataHub proposals of every execution (``flytelineage.domain.datahub_mcps``)
-and emits them through ``DataHubEmitterHook``, after the ``dataPlatformInfo`` of the Flyte platform (once per run) and
-followed by each execution's ownership PATCH proposals (``datahub_ownership``: add the launching user, never replace).
-Proposals are per-aspect upserts with timestamps from the events, so a retry or a backfill of the same interval
-rewrites the same metadata. Any proposal the target rejects fails the task
-after the whole batch was attempted. The returned XCom is a small dict of counts.
+It reads the shard (``ShardTargetOperator``), builds the DataHub proposals of every execution
+(``flytelineage.domain.datahub_mcps``) and emits them through ``DataHubEmitterHook``, after the ``dataPlatformInfo``
+of the Flyte platform (once per run) and followed by each execution's ownership PATCH proposals
+(``datahub_ownership``: add the launching user, never replace). Proposals are per-aspect upserts with timestamps
+from the events, so a retry or a backfill of the same interval rewrites the same metadata. Any proposal the target
+rejects fails the task after the whole batch was attempted. The returned XCom is a small dict of counts.
 
 Before sending, ``datahub_push.prepare_push`` drops repeats within the push and the static aspects (flow and job
 info, dataset properties and schemas, statuses, browse paths) whose digest the state object
 ``<prefix>/state/datahub-digests/<conn id>.json.gz`` says were sent unchanged within ``digest_ttl_hours``; run events
 and DataProcessInstance aspects are always sent. The state is updated after a successful push with a conditional
-write (S3 ``If-Match``), merged again when a parallel mapped task wrote it first. ``full_resend`` (replays) and
-backfill runs send everything and record it; ``digest_ttl_hours=0`` turns skipping off. The TTL is wall-clock time
-since the aspect was sent, so an entity deleted in DataHub is sent again within one TTL.
+write (S3 ``If-Match``), merged again when a parallel mapped task wrote it first. Replays and backfill runs
+(``RunMode.full_resend``) send everything and record it; ``digest_ttl_hours=0`` turns skipping off. The TTL is
+wall-clock time since the aspect was sent, so an entity deleted in DataHub is sent again within one TTL.
 """
 
 from __future__ import annotations
@@ -22,27 +22,31 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
-from flytelineage.operators.shard_io import as_bool, as_str_list, shard_executions
+from flytelineage.operators.lineage_operator import NOT_GIVEN, given
+from flytelineage.operators.shard_target import ShardTargetOperator
 
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
     from flytelineage.domain.datahub_push import DigestEntries
+    from flytelineage.domain.lineage_model import Execution
+    from flytelineage.domain.lineage_settings import LineageSettings
+    from flytelineage.domain.run_params import RunMode
+    from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook
 
 log = logging.getLogger(__name__)
 
 STATE_WRITE_ATTEMPTS = 5
 
 
-class PushDataHubOperator(BaseOperator):
+class PushDataHubOperator(ShardTargetOperator):
     """Emit DataFlow, DataJob, Dataset and DataProcessInstance metadata for one shard of resolved executions.
 
+    Every argument but ``shard_key`` is a setting of the same name (``flyte_lineage`` Variable) given explicitly,
+    over the Variable's; ``digest_ttl_hours`` is ``datahub_digest_ttl_hours``.
+
     :param shard_key: S3 key of the gzip JSON Lines shard written by ``group_executions``; empty skips the task.
-    :param bucket: bucket holding the shard.
-    :param aws_conn_id: Amazon connection used to read the shard.
+    :param bucket: bucket holding the shard (and the digest state).
     :param datahub_conn_id: DataHub connection (``datahub-rest``, ``-kafka``, ``-file`` or ``-lite``); when it does
         not exist, DataHub Lite at ``$AIRFLOW_HOME/datahub/lite.db``.
     :param env: DataHub fabric of the dataset urns; its lowercase is the DataFlow cluster.
@@ -54,69 +58,51 @@ class PushDataHubOperator(BaseOperator):
     :param platform_logo_url: its logo (none: DataHub's generic icon).
     :param prefix: key prefix of the digest state object.
     :param digest_ttl_hours: how long a sent static aspect is not sent again unchanged (0: always send everything).
-    :param full_resend: send every proposal whatever the digests say (replays), then record them.
+
+    The Amazon connection (``aws_conn_id``, ``region_name``, ``verify``, ``botocore_config``) reads the shard and the
+    digest state. Replays and backfills (``RunMode.full_resend``) send every proposal, then record them.
     """
 
-    template_fields = (
-        "shard_key",
-        "bucket",
-        "aws_conn_id",
-        "datahub_conn_id",
-        "env",
-        "datasets_only",
-        "flyte_console_url",
-        "service_principals",
-        "platform_display_name",
-        "platform_type",
-        "platform_delimiter",
-        "platform_logo_url",
-        "enabled",
-        "prefix",
-        "digest_ttl_hours",
-        "full_resend",
-    )
+    target = "datahub"
+    action = "push to DataHub"
     ui_color = "#e8f0fd"
 
     def __init__(
         self,
         *,
-        shard_key: str,
-        bucket: str,
-        aws_conn_id: str | None = "aws_default",
-        datahub_conn_id: str = "datahub_default",
-        env: str = "PROD",
-        datasets_only: bool = False,
-        flyte_console_url: str | None = None,
-        service_principals: list[str] | tuple[str, ...] = ("flytepropeller",),
-        platform_display_name: str = "Flyte",
-        platform_type: str = "OTHERS",
-        platform_delimiter: str = ".",
-        platform_logo_url: str | None = None,
-        enabled: bool = True,
-        prefix: str = "flyte-lineage",
-        digest_ttl_hours: int | str = 24,
-        full_resend: bool | str = False,
+        bucket: str = NOT_GIVEN,
+        datahub_conn_id: str = NOT_GIVEN,
+        env: str = NOT_GIVEN,
+        datasets_only: bool = NOT_GIVEN,
+        flyte_console_url: str | None = NOT_GIVEN,
+        service_principals: list[str] | tuple[str, ...] = NOT_GIVEN,
+        platform_display_name: str = NOT_GIVEN,
+        platform_type: str = NOT_GIVEN,
+        platform_delimiter: str = NOT_GIVEN,
+        platform_logo_url: str | None = NOT_GIVEN,
+        prefix: str = NOT_GIVEN,
+        digest_ttl_hours: int = NOT_GIVEN,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.shard_key = shard_key
-        self.bucket = bucket
-        self.aws_conn_id = aws_conn_id
-        self.datahub_conn_id = datahub_conn_id
-        self.env = env
-        self.datasets_only = datasets_only
-        self.flyte_console_url = flyte_console_url
-        self.service_principals = service_principals
-        self.platform_display_name = platform_display_name
-        self.platform_type = platform_type
-        self.platform_delimiter = platform_delimiter
-        self.platform_logo_url = platform_logo_url
-        self.enabled = enabled
-        self.prefix = prefix
-        self.digest_ttl_hours = digest_ttl_hours
-        self.full_resend = full_resend
+        overrides = given(
+            bucket=bucket,
+            datahub_conn_id=datahub_conn_id,
+            env=env,
+            datasets_only=datasets_only,
+            flyte_console_url=flyte_console_url,
+            service_principals=service_principals,
+            platform_display_name=platform_display_name,
+            platform_type=platform_type,
+            platform_delimiter=platform_delimiter,
+            platform_logo_url=platform_logo_url,
+            prefix=prefix,
+            datahub_digest_ttl_hours=digest_ttl_hours,
+        )
+        super().__init__(overrides=overrides, **kwargs)
 
-    def execute(self, context: Context) -> dict[str, int]:
+    def send(
+        self, executions: list[Execution], settings: LineageSettings, mode: RunMode, context: Context
+    ) -> dict[str, int]:
         """Emit the shard's lineage; return counts of executions, proposals and distinct entities."""
         from flytelineage.domain.datahub_mcps import build_mcps
         from flytelineage.domain.datahub_ownership import ownership_patches
@@ -124,30 +110,21 @@ class PushDataHubOperator(BaseOperator):
         from flytelineage.hooks.datahub_emitter_hook import DataHubEmitterHook
         from flytelineage.operators.fail_fast import failing_fast
 
-        executions = shard_executions(
-            enabled=self.enabled,
-            shard_key=self.shard_key,
-            aws_conn_id=self.aws_conn_id,
-            bucket=self.bucket,
-            target="datahub",
-            action="push to DataHub",
-        )
-        datasets_only = as_bool(self.datasets_only)
-        mcps: list[Any] = [] if datasets_only else [self._platform_info()]
+        mcps: list[Any] = [] if settings.datasets_only else [_platform_info(settings)]
         for execution in executions:
             built = build_mcps(
                 execution,
-                env=self.env or "PROD",
-                datasets_only=datasets_only,
-                flyte_console_url=self.flyte_console_url or None,
+                env=settings.env,
+                datasets_only=settings.datasets_only,
+                flyte_console_url=settings.flyte_console_url or None,
             )
             mcps.extend(built)
-            mcps.extend(ownership_patches(execution, built, as_str_list(self.service_principals)))
-        digests = _DigestState(self, context)
+            mcps.extend(ownership_patches(execution, built, settings.service_principals))
+        digests = _DigestState(self, settings, mode)
         prepared = prepare_push(mcps, digests.trusted())
-        hook = DataHubEmitterHook(datahub_conn_id=self.datahub_conn_id)
+        hook = DataHubEmitterHook(datahub_conn_id=settings.datahub_conn_id)
         try:
-            with failing_fast(f"push to the DataHub connection {self.datahub_conn_id!r}"):
+            with failing_fast(f"push to the DataHub connection {settings.datahub_conn_id!r}"):
                 report = hook.emit_all(prepared.proposals)
         finally:
             hook.close()
@@ -163,29 +140,29 @@ class PushDataHubOperator(BaseOperator):
         self.log.info("Pushed %s from %s to %s", counts, self.shard_key, report.target)
         return counts
 
-    def _platform_info(self) -> Any:
-        from flytelineage.domain.datahub_platform import platform_info_mcp
 
-        return platform_info_mcp(
-            display_name=self.platform_display_name or "Flyte",
-            platform_type=self.platform_type or "OTHERS",
-            delimiter=self.platform_delimiter or ".",
-            logo_url=self.platform_logo_url or None,
-        )
+def _platform_info(settings: LineageSettings) -> Any:
+    from flytelineage.domain.datahub_platform import platform_info_mcp
+
+    return platform_info_mcp(
+        display_name=settings.platform_display_name,
+        platform_type=settings.platform_type,
+        delimiter=settings.platform_delimiter,
+        logo_url=settings.platform_logo_url or None,
+    )
 
 
 class _DigestState:
     """The digest state object of the push's DataHub connection: read before the push, merged into after it."""
 
-    def __init__(self, operator: PushDataHubOperator, context: Context) -> None:
+    def __init__(self, operator: ShardTargetOperator, settings: LineageSettings, mode: RunMode) -> None:
         from flytelineage.domain import storage_keys
-        from flytelineage.operators.drain_events import is_backfill
 
-        self.ttl_hours = int(operator.digest_ttl_hours or 0)
-        self.full = as_bool(operator.full_resend) or is_backfill(context)
-        self.bucket = operator.bucket
-        self.key = storage_keys.datahub_digests_key(operator.prefix or "flyte-lineage", operator.datahub_conn_id)
-        self.aws_conn_id = operator.aws_conn_id
+        self.ttl_hours = settings.datahub_digest_ttl_hours
+        self.full = mode.full_resend
+        self.bucket = settings.bucket
+        self.key = storage_keys.datahub_digests_key(settings.prefix, settings.datahub_conn_id)
+        self.s3: S3BulkReaderHook = operator.s3
         self.now = int(time.time())  # the TTL is about real time since a send, not about the data interval
         self.entries: DigestEntries = {}
         self.etag: str | None = None
@@ -214,7 +191,7 @@ class _DigestState:
             body = digests_to_bytes(merged_digests(self.entries, emitted, self.now, self.ttl_hours))
             condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
             try:
-                self._s3().get_conn().put_object(Bucket=self.bucket, Key=self.key, Body=body, **condition)
+                self.s3.get_conn().put_object(Bucket=self.bucket, Key=self.key, Body=body, **condition)
                 return
             except ClientError as e:
                 code = e.response.get("Error", {}).get("Code", "")
@@ -239,7 +216,7 @@ class _DigestState:
         from flytelineage.domain.datahub_push import DigestStateError, digests_from_bytes
 
         try:
-            found = self._s3().get_conn().get_object(Bucket=self.bucket, Key=self.key)
+            found = self.s3.get_conn().get_object(Bucket=self.bucket, Key=self.key)
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return {}, None
@@ -250,8 +227,3 @@ class _DigestState:
         except DigestStateError as e:
             log.warning("Digest state s3://%s/%s unreadable (%s): sending everything", self.bucket, self.key, e)
             return {}, etag
-
-    def _s3(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(aws_conn_id=self.aws_conn_id)

@@ -1,6 +1,6 @@
 """``RegisterGlueOperator``: register the datasets of one ``executions/`` shard as Glue tables (``register_glue``).
 
-It reads the shard from S3, plans one table per dataset produced by successful, non-cached task nodes
+It reads the shard (``ShardTargetOperator``), plans one table per dataset produced by successful, non-cached task nodes
 (``flytelineage.domain.glue_tables``), makes sure the databases exist and upserts every table. A table that already
 matches is not written, so a retry or a backfill of the same interval changes nothing. Datasets Glue cannot describe
 are logged with the reason. The returned XCom is a small dict of counts.
@@ -25,41 +25,40 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
-
-from airflow.sdk import BaseOperator
+from typing import TYPE_CHECKING, Any, cast
 
 from flytelineage.errors import TargetError
-from flytelineage.operators.shard_io import as_bool, as_str_list, shard_executions
+from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
+from flytelineage.operators.lineage_operator import NOT_GIVEN, given
+from flytelineage.operators.shard_target import ShardTargetOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from flytelineage.domain.glue_tables import GluePlan
+    from flytelineage.domain.lineage_model import Execution
+    from flytelineage.domain.lineage_settings import LineageSettings
+    from flytelineage.domain.run_params import RunMode
 
 
-class RegisterGlueOperator(BaseOperator):
+class RegisterGlueOperator(ShardTargetOperator):
     """Create or update Glue Data Catalog tables for the datasets in one shard of resolved executions.
 
+    Every argument but ``shard_key`` is a setting of the same name (``flyte_lineage`` Variable) given explicitly,
+    over the Variable's. The Glue client is the Amazon provider's (``aws_hook_class``): ``aws_conn_id``,
+    ``region_name``, ``verify`` and ``botocore_config`` apply to it and to S3.
+
     :param shard_key: S3 key of the gzip JSON Lines shard written by ``group_executions``; empty skips the task.
-    :param bucket: bucket holding the shard.
-    :param aws_conn_id: Amazon connection used for S3 and Glue.
+    :param bucket: bucket holding the shard (and the pending and problem lists).
     :param glue_database: put every table in this database instead of ``flyte_<project>_<domain>``.
     :param glue_versioning: keep the previous table definition as a Glue table version on each change.
     :param glue_max_versions: with versioning, keep at most this many versions per table (oldest deleted first).
     :param read_buckets: buckets a table location may be in (empty = any ``s3://`` bucket); others are skipped.
     """
 
-    template_fields = (
-        "shard_key",
-        "bucket",
-        "aws_conn_id",
-        "glue_database",
-        "glue_versioning",
-        "glue_max_versions",
-        "read_buckets",
-        "enabled",
-    )
+    target = "glue"
+    action = "register in Glue"
+    aws_hook_class = GlueTablesHook  # type: ignore[assignment]  # LineageOperator types it S3Hook: see glue_hook
     ui_color = "#f3e8fd"
 
     retry_delays: tuple[float, ...] = (1.0, 3.0, 8.0)
@@ -68,67 +67,61 @@ class RegisterGlueOperator(BaseOperator):
     def __init__(
         self,
         *,
-        shard_key: str,
-        bucket: str,
-        aws_conn_id: str | None = "aws_default",
-        glue_database: str | None = None,
-        glue_versioning: bool = False,
-        glue_max_versions: int | None = None,
-        read_buckets: list[str] | tuple[str, ...] | str = (),
-        enabled: bool = True,
+        bucket: str = NOT_GIVEN,
+        glue_database: str | None = NOT_GIVEN,
+        glue_versioning: bool = NOT_GIVEN,
+        glue_max_versions: int | None = NOT_GIVEN,
+        read_buckets: list[str] | tuple[str, ...] = NOT_GIVEN,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.shard_key = shard_key
-        self.bucket = bucket
-        self.aws_conn_id = aws_conn_id
-        self.glue_database = glue_database
-        self.glue_versioning = glue_versioning
-        self.glue_max_versions = glue_max_versions
-        self.read_buckets = read_buckets
-        self.enabled = enabled
+        overrides = given(
+            bucket=bucket,
+            glue_database=glue_database,
+            glue_versioning=glue_versioning,
+            glue_max_versions=glue_max_versions,
+            read_buckets=read_buckets,
+        )
+        super().__init__(overrides=overrides, **kwargs)
 
-    def execute(self, context: Context) -> dict[str, int]:
+    @property
+    def glue_hook(self) -> GlueTablesHook:
+        """The Glue hook (``self.hook``, typed)."""
+        return cast("GlueTablesHook", self.hook)
+
+    def send(
+        self, executions: list[Execution], settings: LineageSettings, mode: RunMode, context: Context
+    ) -> dict[str, int]:
         """Register the shard's tables (and, in the first mapped instance, the tables earlier runs left pending);
         return counts: created, updated, unchanged, skipped, problems, pending, retried_pending, databases."""
         from flytelineage.domain.glue_tables import plan_glue_tables
         from flytelineage.operators.fail_fast import failing_fast
 
-        executions = shard_executions(
-            enabled=self.enabled,
-            shard_key=self.shard_key,
-            aws_conn_id=self.aws_conn_id,
-            bucket=self.bucket,
-            target="glue",
-            action="register in Glue",
-        )
         plan = plan_glue_tables(
-            executions, database_override=self.glue_database or None, read_buckets=as_str_list(self.read_buckets)
+            executions, database_override=settings.glue_database or None, read_buckets=settings.read_buckets
         )
         for skipped in plan.skipped:
             self.log.warning(
                 "No Glue table for %s (execution %s): %s", skipped.dataset_key, skipped.execution, skipped.reason
             )
         with failing_fast(f"register the Glue tables of shard {self.shard_key}", conn_id=self.aws_conn_id):
-            counts = self._register(plan, retry_pending=_is_first_instance(context))
+            counts = self._register(plan, settings, retry_pending=_is_first_instance(context))
         self.log.info("Glue registration of %d execution(s) from %s: %s", len(executions), self.shard_key, counts)
         return counts
 
-    def _register(self, plan: GluePlan, *, retry_pending: bool) -> dict[str, int]:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
+    def _register(self, plan: GluePlan, settings: LineageSettings, *, retry_pending: bool) -> dict[str, int]:
         from flytelineage.domain import storage_keys
-        from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
         from flytelineage.operators.fail_fast import RetryableAwsError
 
-        s3 = S3Hook(aws_conn_id=self.aws_conn_id)
+        bucket = settings.bucket
         own_key = storage_keys.glue_pending_key(self.shard_key)
-        earlier = self._read_pending(s3, exclude=own_key) if retry_pending else {}
+        earlier = self._read_pending(bucket, exclude=own_key) if retry_pending else {}
         planned = {(t.database, t.name) for t in plan.tables}
         work = [_Work(t.database, t.name, t.table_input, own_key, 0) for t in plan.tables]
         for _, items in earlier.values():  # a table this shard plans again is written from the newer definition
             work.extend(i for i in items if (i.database, i.name) not in planned)
-        counts, missing, problems = self._upsert_all(GlueTablesHook(aws_conn_id=self.aws_conn_id), work)
+        counts, missing, problems = self._upsert_all(
+            self.glue_hook, work, versioning=settings.glue_versioning, max_versions=settings.glue_max_versions
+        )
         counts.update(
             skipped=len(plan.skipped),
             problems=len(problems),
@@ -140,8 +133,8 @@ class RegisterGlueOperator(BaseOperator):
         for item, _ in missing:
             by_key[item.pending_key].append(replace(item, runs=item.runs + 1))
         for key, items in by_key.items():
-            self._write_pending(s3, key, origins[key], items)
-        self._write_problems(s3, storage_keys.glue_problems_key(self.shard_key), problems)
+            self._write_pending(bucket, key, origins[key], items)
+        self._write_problems(bucket, storage_keys.glue_problems_key(self.shard_key), problems)
         if missing:
             shown = "; ".join(f"{i.database}.{i.name}: {e}" for i, e in missing[:3])
             raise RetryableAwsError(
@@ -152,14 +145,13 @@ class RegisterGlueOperator(BaseOperator):
         return counts
 
     def _upsert_all(
-        self, hook: Any, work: list[_Work]
+        self, hook: GlueTablesHook, work: list[_Work], *, versioning: bool, max_versions: int | None
     ) -> tuple[dict[str, int], list[tuple[_Work, TargetError]], list[dict[str, str]]]:
         """Upsert every table in rounds: a table failing on a transient error is tried again in the next round,
         after the round's delay; one failing on a deterministic error becomes a problem. Returns the counts, the
         tables still failing on transient errors (with the last error) and the problems."""
         from flytelineage.operators.fail_fast import is_transient
 
-        versioning, max_versions = as_bool(self.glue_versioning), _as_optional_int(self.glue_max_versions)
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         databases: set[str] = set()
         problems: list[dict[str, str]] = []
@@ -196,22 +188,22 @@ class RegisterGlueOperator(BaseOperator):
             time.sleep(delay)
         return {**counts, "databases": len(databases)}, failed, problems
 
-    def _read_pending(self, s3: Any, *, exclude: str) -> dict[str, tuple[str, list[_Work]]]:
+    def _read_pending(self, bucket: str, *, exclude: str) -> dict[str, tuple[str, list[_Work]]]:
         """The pending lists earlier runs left (every shard's but this one's): key -> (shard key, tables)."""
         from flytelineage.domain import storage_keys
 
         prefix = storage_keys.glue_pending_prefix(storage_keys.prefix_of_shard_key(self.shard_key))
         out: dict[str, tuple[str, list[_Work]]] = {}
-        for key in sorted(s3.list_keys(bucket_name=self.bucket, prefix=prefix) or []):
+        for key in sorted(self.s3.list_keys(bucket_name=bucket, prefix=prefix) or []):
             if key == exclude or not key.endswith(".json"):
                 continue
-            document = json.loads(s3.read_key(key, bucket_name=self.bucket))
+            document = json.loads(self.s3.read_key(key, bucket_name=bucket))
             items = [_Work(pending_key=key, **entry) for entry in document["tables"]]
             out[key] = (str(document.get("shard_key")), items)
             self.log.info("Retrying %d Glue table(s) left pending by shard %s", len(items), document.get("shard_key"))
         return out
 
-    def _write_pending(self, s3: Any, key: str, origin: str, items: list[_Work]) -> None:
+    def _write_pending(self, bucket: str, key: str, origin: str, items: list[_Work]) -> None:
         """Keep ``items`` as the pending list at ``key``; remove the list when nothing is left."""
         if items:
             document = {
@@ -222,17 +214,17 @@ class RegisterGlueOperator(BaseOperator):
                     for i in sorted(items, key=lambda i: (i.database, i.name))
                 ],
             }
-            s3.load_string(json.dumps(document, sort_keys=True), key=key, bucket_name=self.bucket, replace=True)
-        elif s3.check_for_key(key, bucket_name=self.bucket):
-            s3.delete_objects(bucket=self.bucket, keys=[key])
+            self.s3.load_string(json.dumps(document, sort_keys=True), key=key, bucket_name=bucket, replace=True)
+        elif self.s3.check_for_key(key, bucket_name=bucket):
+            self.s3.delete_objects(bucket=bucket, keys=[key])
 
-    def _write_problems(self, s3: Any, key: str, problems: list[dict[str, str]]) -> None:
+    def _write_problems(self, bucket: str, key: str, problems: list[dict[str, str]]) -> None:
         """Record the tables Glue refused for good (overwritten by each try of the shard; removed when none)."""
         if problems:
             document = {"format_version": 1, "shard_key": self.shard_key, "problems": problems}
-            s3.load_string(json.dumps(document, sort_keys=True), key=key, bucket_name=self.bucket, replace=True)
-        elif s3.check_for_key(key, bucket_name=self.bucket):
-            s3.delete_objects(bucket=self.bucket, keys=[key])
+            self.s3.load_string(json.dumps(document, sort_keys=True), key=key, bucket_name=bucket, replace=True)
+        elif self.s3.check_for_key(key, bucket_name=bucket):
+            self.s3.delete_objects(bucket=bucket, keys=[key])
 
 
 @dataclass(frozen=True)
@@ -268,10 +260,3 @@ def _database_description() -> str:
     from flytelineage.domain.glue_tables import DATABASE_DESCRIPTION
 
     return DATABASE_DESCRIPTION
-
-
-def _as_optional_int(value: object) -> int | None:
-    """A templated optional count: None, empty or ``None`` mean unset."""
-    if value is None or (isinstance(value, str) and value.strip() in ("", "None", "null")):
-        return None
-    return int(str(value))

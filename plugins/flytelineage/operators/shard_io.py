@@ -1,47 +1,9 @@
-"""Small helpers the operators share: reading an ``executions/`` shard and coercing templated flags.
+"""Coercion of templated flags, left for the operators not yet on ``LineageOperator`` (typed settings).
 
-Nothing heavy is imported at module level: the S3 hook, botocore and the domain are imported when a shard is read.
+The shard read moved to ``operators/shard_target.py``. Delete this module once nothing imports it.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from flytelineage.domain.lineage_model import Execution
-
-
-def shard_executions(
-    *, enabled: object, shard_key: str, aws_conn_id: str | None, bucket: str, target: str, action: str
-) -> list[Execution]:
-    """The executions of the shard a target task handles (``push_datahub``, ``register_glue``).
-
-    Raises ``AirflowSkipException`` when the ``target`` is switched off or the run produced no shard (``action`` says
-    what there is then nothing to do, for the log).
-    """
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    from flytelineage.domain.execution_store import executions_from_jsonl_gz
-
-    if not as_bool(enabled):
-        raise AirflowSkipException(f"The {target} target is switched off (targets).")
-    if not shard_key:
-        raise AirflowSkipException(f"No executions shard for this run: nothing to {action}.")
-    return executions_from_jsonl_gz(read_shard(aws_conn_id, bucket, shard_key))
-
-
-def read_shard(aws_conn_id: str | None, bucket: str, key: str) -> bytes:
-    """The bytes of the executions shard ``s3://bucket/key``.
-
-    A missing shard or bucket fails the task once, naming both and the connection; throttling and 5xx are retried.
-    """
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    from flytelineage.operators.fail_fast import failing_fast
-
-    with failing_fast(f"read executions shard s3://{bucket}/{key} (written by group_executions)", conn_id=aws_conn_id):
-        response = S3Hook(aws_conn_id=aws_conn_id).get_conn().get_object(Bucket=bucket, Key=key)
-        return bytes(response["Body"].read())
 
 
 def as_bool(value: object) -> bool:

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 
-from flytelineage.domain.dpi_retention import executions_prefix, shard_interval_end
+from flytelineage.domain.dpi_retention import executions_prefix, retention_skip_reason, shard_interval_end
+from flytelineage.domain.lineage_settings import settings_from_dict
 from flytelineage.operators.datahub_retention import DataHubRetentionOperator
 from flytelineage.operators.grouping_state_store import GroupingStateStore
 from flytelineage.testing.lineage_samples import many_executions
+from tests.unit.operators.argument_checks import assert_every_argument_is_templated
 
 
 class RecordingS3:
@@ -35,13 +37,18 @@ def test_the_shard_keys_group_executions_writes_are_the_ones_retention_ages(pref
     assert [shard_interval_end(key) for key in keys] == [end, end, end]
 
 
+NOT_PUSHED = "nothing to expire"
+NOT_SET = "dpi_retention_days is not set: every run is kept"
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"retention_days": None}, "dpi_retention_days is not set: every run is kept"),
-        ({"retention_days": "None"}, "dpi_retention_days is not set: every run is kept"),  # rendered from null
-        ({"retention_days": 30, "enabled": False}, "nothing to expire"),
-        ({"retention_days": 30, "enabled": "False"}, "nothing to expire"),
+        ({"retention_days": None}, NOT_SET),
+        ({"settings": {"bucket": "b", "dpi_retention_days": None}}, NOT_SET),  # null in the settings
+        ({"settings": {"bucket": "b"}}, NOT_SET),  # not in the settings
+        ({"retention_days": 30, "settings": {"bucket": "b", "targets": ["glue"]}}, NOT_PUSHED),  # DataHub no target
+        ({"retention_days": 30, "settings": {"bucket": "b", "datasets_only": True}}, NOT_PUSHED),  # no run history
     ],
 )
 def test_skips_without_touching_anything(fields: dict[str, Any], message: str) -> None:
@@ -50,8 +57,31 @@ def test_skips_without_touching_anything(fields: dict[str, Any], message: str) -
         operator.execute(context={})  # type: ignore[arg-type]
 
 
-def test_template_fields_are_the_constructor_parameters() -> None:
-    import inspect
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ({"dpi_retention_days": 30}, None),
+        ({"dpi_retention_days": 30, "targets": ["datahub"]}, None),
+        ({"dpi_retention_days": 30, "targets": ["glue", "openlineage"]}, NOT_PUSHED),
+        ({"dpi_retention_days": 30, "datasets_only": True}, NOT_PUSHED),
+        ({"targets": ["glue"]}, NOT_PUSHED),  # the first reason wins
+        ({}, NOT_SET),
+    ],
+)
+def test_retention_skip_reason_table(settings: dict[str, Any], reason: str | None) -> None:
+    found = retention_skip_reason(settings_from_dict({"sqs_queue": "q", "bucket": "b", **settings}))
+    if reason is None:
+        assert found is None
+    else:
+        assert found is not None and reason in found
 
-    parameters = set(inspect.signature(DataHubRetentionOperator.__init__).parameters) - {"self", "kwargs"}
-    assert set(DataHubRetentionOperator.template_fields) == parameters
+
+def test_every_constructor_argument_is_templated() -> None:
+    assert_every_argument_is_templated(
+        DataHubRetentionOperator,
+        renamed={
+            "retention_days": "dpi_retention_days",
+            "max_per_run": "dpi_retention_max_per_run",
+            "hard_delete": "dpi_retention_hard_delete",
+        },
+    )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from flytelineage.domain.datahub_push import prepare_push
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.operators.push_datahub import PushDataHubOperator
 from flytelineage.testing import lineage_samples
+from tests.unit.operators.argument_checks import assert_every_argument_is_templated
 
 SHARD_KEY = "flyte-lineage/executions/ingest_date=2024-05-01/hour=06/shard-00000.jsonl.gz"
 
@@ -86,9 +87,17 @@ def test_pushes_a_shard_from_s3_into_datahub_lite(s3_client: Any, bucket: str, l
 
 
 @pytest.mark.integration
-def test_templated_flags_and_env(s3_client: Any, bucket: str, lite_conn: Path) -> None:
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"datasets_only": True, "env": "DEV"},  # explicit arguments
+        {"settings": {"bucket": "unused", "datasets_only": True, "env": "DEV"}},  # a settings document under them
+    ],
+    ids=["arguments", "settings"],
+)
+def test_datasets_only_and_env(s3_client: Any, bucket: str, lite_conn: Path, how: dict[str, Any]) -> None:
     s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz([lineage_samples.failed()]))
-    counts = operator(bucket, datasets_only="True", env="DEV").execute(context={})  # type: ignore[arg-type]
+    counts = operator(bucket, **how).execute(context={})  # type: ignore[arg-type]
     stored = read_lite(lite_conn)
     assert counts["executions"] == 1 and counts["entities"] == len(stored) == 2
     assert all(urn.startswith("urn:li:dataset:") and urn.endswith(",DEV)") for urn in stored)
@@ -188,8 +197,11 @@ def test_replays_and_expired_digests_send_everything(
     again = operator(bucket).execute(context={})  # type: ignore[arg-type]
     # the same shard again: every static aspect (and owner patch) is unchanged, only the run instances are sent
     assert again["unchanged"] == len(static_contents(built_with_patches(lineage_samples.all_samples()))) > 0
-    replay = operator(bucket, full_resend="True").execute(context={})  # type: ignore[arg-type]
+    replay_params = {"replay_start": "2024-05-01T00:00:00+00:00", "replay_end": "2024-05-01T06:00:00+00:00"}
+    replay = operator(bucket).execute(context={"params": replay_params})  # type: ignore[arg-type]
     assert replay["mcps"] == everything["mcps"] and replay["unchanged"] == 0
+    backfill = operator(bucket).execute(context={"dag_run": SimpleNamespace(run_type="backfill")})  # type: ignore[arg-type]
+    assert backfill["mcps"] == everything["mcps"] and backfill["unchanged"] == 0
     state_key = storage_keys.datahub_digests_key("flyte-lineage", "datahub_lite")
     stored = digests_from_bytes(s3_client.get_object(Bucket=bucket, Key=state_key)["Body"].read())
     last_sent = max(sent for _, sent in stored.values())
@@ -208,7 +220,9 @@ def test_digest_state_written_meanwhile_by_another_task_is_merged(
 
     monkeypatch.setenv("AIRFLOW_CONN_AWS_TEST", json.dumps({"conn_type": "aws"}))
     key = storage_keys.datahub_digests_key("flyte-lineage", "datahub_lite")
-    state = _DigestState(operator(bucket), {})  # type: ignore[arg-type]
+    task = operator(bucket)
+    settings = task.lineage_settings()
+    state = _DigestState(task, settings, task.run_mode({}, settings))  # type: ignore[arg-type]
     assert state.trusted() == {}
     other = {"urn:li:dataFlow:(flyte,p.d.other,prod)\tstatus": ("d-other", state.now)}
     s3_client.put_object(Bucket=bucket, Key=key, Body=digests_to_bytes(other))  # a parallel mapped task, first
@@ -223,20 +237,41 @@ def test_digest_state_written_meanwhile_by_another_task_is_merged(
 def test_empty_shard_key_skips() -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
-    with pytest.raises(AirflowSkipException):
+    with pytest.raises(AirflowSkipException, match="nothing to push to DataHub"):
         operator("bucket", shard_key="").execute(context={})  # type: ignore[arg-type]
 
 
-def test_template_fields_are_the_constructor_parameters() -> None:
-    parameters = inspect.signature(PushDataHubOperator.__init__).parameters
-    assert set(PushDataHubOperator.template_fields) == set(parameters) - {"self", "kwargs"}
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"params": {"dry_run": True}}, "The datahub target sends nothing in a dry run"),
+        ({"params": {"targets": ["glue"]}}, "The datahub target is switched off"),
+    ],
+)
+def test_switched_off_skips_before_reading_the_shard(context: dict[str, Any], message: str) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException, match=message):  # no such bucket: reading would fail the task
+        operator("no-such-bucket").execute(context=context)  # type: ignore[arg-type]
+    with pytest.raises(AirflowSkipException, match="The datahub target is switched off"):
+        operator("no-such-bucket", settings={"bucket": "b", "targets": ["glue"]}).execute(context={})  # type: ignore[arg-type]
+
+
+def test_every_constructor_argument_is_templated() -> None:
+    assert_every_argument_is_templated(
+        PushDataHubOperator, renamed={"digest_ttl_hours": "datahub_digest_ttl_hours"}, shard_key="k"
+    )
 
 
 def test_importing_the_operator_loads_no_heavy_library() -> None:
+    # boto3 comes with the Amazon provider's AwsBaseOperator under LineageOperator: the operator adds no package
     code = (
-        "import sys, flytelineage.operators.push_datahub\n"
-        "heavy = [m for m in ('datahub', 'pyarrow', 'flyteidl', 'boto3') if m in sys.modules]\n"
-        "assert not heavy, heavy\n"
+        "import sys, flytelineage.operators.lineage_operator\n"
+        "base = {m.partition('.')[0] for m in sys.modules}\n"
+        "import flytelineage.operators.push_datahub\n"
+        "added = {m.partition('.')[0] for m in sys.modules} - base - {'flytelineage'}\n"
+        "heavy = [m for m in ('datahub', 'pyarrow', 'flyteidl') if m in sys.modules]\n"
+        "assert not heavy and not added, (heavy, added)\n"
     )
     root = Path(__file__).resolve().parents[3]
     env_path = f"{root / 'plugins'}:{root}"

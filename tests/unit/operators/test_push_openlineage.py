@@ -1,12 +1,12 @@
 """PushOpenLineageOperator: reads a shard from S3 (moto server), writes the events to a JSON Lines file, returns counts.
 
-A replay of the same shard leaves the file unchanged; with ``glue_symlinks`` the datasets link to the Glue tables of
-the catalog the Amazon connection reaches (moto's STS answers account ``123456789012``).
+OpenLineage is not a default target: the runs here name it in their ``targets`` param. A replay of the same shard
+leaves the file unchanged; when the run's targets include Glue (or with ``glue_symlinks``) the datasets link to the
+Glue tables of the catalog the Amazon connection reaches (moto's STS answers account ``123456789012``).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -21,8 +21,12 @@ from flytelineage.domain.openlineage_events import build_shard_events, event_jso
 from flytelineage.operators.push_openlineage import PushOpenLineageOperator
 from flytelineage.testing import lineage_samples
 from tests.openlineage_parsing import parse_run_event
+from tests.unit.operators.argument_checks import assert_every_argument_is_templated
 
 SHARD_KEY = "flyte-lineage/executions/ingest_date=2024-05-01/hour=06/shard-00000.jsonl.gz"
+RUN: Any = {"params": {"targets": ["openlineage"]}}
+"""A run that sends to OpenLineage only (the default targets are DataHub and Glue)."""
+WITH_GLUE: Any = {"params": {"targets": ["openlineage", "glue"]}}
 
 
 @pytest.fixture
@@ -52,7 +56,7 @@ def operator(bucket: str, **kwargs: Any) -> PushOpenLineageOperator:
 def test_pushes_a_shard_and_a_replay_changes_nothing(s3_client: Any, bucket: str, events_file: Path) -> None:
     executions = lineage_samples.all_samples()
     s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz(executions))
-    counts = operator(bucket).execute(context={})  # type: ignore[arg-type]
+    counts = operator(bucket).execute(context=RUN)
     expected = [event_json(e) for e in build_shard_events(executions)]
     assert counts == {
         "executions": 6,
@@ -65,35 +69,67 @@ def test_pushes_a_shard_and_a_replay_changes_nothing(s3_client: Any, bucket: str
     assert lines == expected
     assert all(parse_run_event(json.loads(line)) for line in lines)
 
-    replay = operator(bucket).execute(context={})  # type: ignore[arg-type]
+    replay_params = {"replay_start": "2024-05-01T00:00:00+00:00", "replay_end": "2024-05-01T06:00:00+00:00"}
+    replay = operator(bucket).execute(context={"params": {**RUN["params"], **replay_params}})
     assert replay == {**counts, "unchanged": len(expected)}
     assert events_file.read_text().splitlines() == expected
 
 
-@pytest.mark.integration
-def test_glue_symlinks_name_the_catalog_of_the_connection(s3_client: Any, bucket: str, events_file: Path) -> None:
-    s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz([lineage_samples.linear_success()]))
-    operator(bucket, glue_symlinks="True", glue_database="lake", env="DEV").execute(context={})  # type: ignore[arg-type]
-    events = [json.loads(line) for line in events_file.read_text().splitlines()]
-    assert {e["job"]["namespace"] for e in events} == {"flyte://dev"}
-    identifiers = {
+def _symlinks(events: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {
         (i["namespace"], i["name"])
         for e in events
         for d in e.get("outputs", [])
         for i in d["facets"].get("symlinks", {}).get("identifiers", [])
     }
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("context", "kwargs"),
+    [
+        (WITH_GLUE, {}),  # the Glue target runs too: link to its tables
+        (RUN, {"glue_symlinks": True}),  # asked explicitly
+    ],
+    ids=["glue-target", "explicit"],
+)
+def test_glue_symlinks_name_the_catalog_of_the_connection(
+    s3_client: Any, bucket: str, events_file: Path, context: Any, kwargs: dict[str, Any]
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz([lineage_samples.linear_success()]))
+    operator(bucket, glue_database="lake", env="DEV", **kwargs).execute(context=context)
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    assert {e["job"]["namespace"] for e in events} == {"flyte://dev"}
+    identifiers = _symlinks(events)
     assert identifiers
     assert {ns for ns, _ in identifiers} == {"arn:aws:glue:us-east-1:123456789012"}
     assert all(name.startswith("table/lake/") for _, name in identifiers)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("context", "kwargs"),
+    [(RUN, {}), (WITH_GLUE, {"glue_symlinks": False})],
+    ids=["no-glue-target", "explicitly-off"],
+)
+def test_no_glue_symlinks(s3_client: Any, bucket: str, events_file: Path, context: Any, kwargs: dict[str, Any]) -> None:
+    s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz([lineage_samples.linear_success()]))
+    operator(bucket, **kwargs).execute(context=context)
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    assert events and _symlinks(events) == set()
 
 
 def test_switched_off_or_empty_shard_skips() -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
     with pytest.raises(AirflowSkipException, match="openlineage target is switched off"):
-        operator("bucket", enabled="False").execute(context={})  # type: ignore[arg-type]
+        operator("bucket").execute(context={"params": {"targets": ["datahub", "glue"]}})  # type: ignore[arg-type]
+    with pytest.raises(AirflowSkipException, match="openlineage target is switched off"):
+        operator("bucket").execute(context={})  # type: ignore[arg-type]  # not among the default targets
+    with pytest.raises(AirflowSkipException, match="openlineage target sends nothing in a dry run"):
+        operator("bucket").execute(context={"params": {**RUN["params"], "dry_run": True}})  # type: ignore[arg-type]
     with pytest.raises(AirflowSkipException, match="nothing to send to OpenLineage"):
-        operator("bucket", shard_key="").execute(context={})  # type: ignore[arg-type]
+        operator("bucket", shard_key="").execute(context=RUN)
 
 
 def test_events_over_the_limit_are_shrunk_and_logged(capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,16 +145,19 @@ def test_events_over_the_limit_are_shrunk_and_logged(capsys: pytest.CaptureFixtu
     assert op._fit(events, None) == (events, 0)
 
 
-def test_template_fields_are_the_constructor_parameters() -> None:
-    parameters = inspect.signature(PushOpenLineageOperator.__init__).parameters
-    assert set(PushOpenLineageOperator.template_fields) == set(parameters) - {"self", "kwargs"}
+def test_every_constructor_argument_is_templated() -> None:
+    assert_every_argument_is_templated(PushOpenLineageOperator, shard_key="k")
 
 
 def test_importing_the_operator_loads_no_heavy_library() -> None:
+    # boto3 comes with the Amazon provider's AwsBaseOperator under LineageOperator: the operator adds no package
     code = (
-        "import sys, flytelineage.operators.push_openlineage\n"
-        "heavy = [m for m in ('openlineage', 'datahub', 'pyarrow', 'flyteidl', 'boto3') if m in sys.modules]\n"
-        "assert not heavy, heavy\n"
+        "import sys, flytelineage.operators.lineage_operator\n"
+        "base = {m.partition('.')[0] for m in sys.modules}\n"
+        "import flytelineage.operators.push_openlineage\n"
+        "added = {m.partition('.')[0] for m in sys.modules} - base - {'flytelineage'}\n"
+        "heavy = [m for m in ('openlineage', 'datahub', 'pyarrow', 'flyteidl') if m in sys.modules]\n"
+        "assert not heavy and not added, (heavy, added)\n"
     )
     root = Path(__file__).resolve().parents[3]
     env_path = f"{root / 'plugins'}:{root}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
 from flytelineage.domain.lineage_model import Dataset, DatasetUse, Execution, ExecutionId, NodeRun, SchemaField, TaskRef
 from flytelineage.operators.register_glue import RegisterGlueOperator
+from tests.unit.operators.argument_checks import assert_every_argument_is_templated
 
 P, D = "flytesnacks", "development"
 SHARD_KEY = "flyte-lineage/executions/date=2024-05-01/hour=06/shard-00000.jsonl.gz"
@@ -78,9 +78,21 @@ def operator(bucket: str, shard_key: str, **kw: Any) -> RegisterGlueOperator:
     return RegisterGlueOperator(task_id="register_glue", shard_key=shard_key, bucket=bucket, **kw)
 
 
-def test_template_fields_are_the_constructor_parameters() -> None:
-    parameters = set(inspect.signature(RegisterGlueOperator.__init__).parameters) - {"self", "kwargs"}
-    assert set(RegisterGlueOperator.template_fields) == parameters
+def test_every_constructor_argument_is_templated() -> None:
+    assert_every_argument_is_templated(RegisterGlueOperator, shard_key="k")
+
+
+def test_the_glue_client_follows_the_amazon_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
+
+    monkeypatch.delenv("AIRFLOW_VAR_FLYTE_LINEAGE", raising=False)
+    task = RegisterGlueOperator(
+        task_id="register_glue", shard_key="k", bucket="b", aws_conn_id="aws_glue", region_name="eu-west-1"
+    )
+    task.lineage_settings()
+    assert isinstance(task.glue_hook, GlueTablesHook)
+    assert (task.glue_hook.aws_conn_id, task.glue_hook.region_name) == ("aws_glue", "eu-west-1")
+    assert (task.s3.aws_conn_id, task.s3.region_name) == ("aws_glue", "eu-west-1")
 
 
 NO_RETRIES = {"problems": 0, "pending": 0, "retried_pending": 0}
@@ -92,7 +104,7 @@ def test_registers_tables_then_changes_nothing(
     shard: str, bucket: str, glue_client: Any, unique_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     database = f"lake_{unique_name}"
-    task = operator(bucket, shard, glue_database=database, glue_versioning="true", glue_max_versions="3")
+    task = operator(bucket, shard, glue_database=database, glue_versioning=True, glue_max_versions=3)
     counts = task.execute(context={})  # type: ignore[arg-type]
     assert counts == {"created": 2, "updated": 0, "unchanged": 0, "skipped": 1, "databases": 1, **NO_RETRIES}
     logged = capsys.readouterr().out  # Airflow's structlog writes task logs to stdout here
@@ -118,7 +130,8 @@ def test_registers_tables_then_changes_nothing(
 @pytest.mark.parametrize(
     ("read_buckets", "created", "skipped"),
     [
-        ('["flyte"]', 2, 1),  # the shard's tables are in the allowed bucket (as the DAG renders the setting)
+        (["flyte"], 2, 1),  # the shard's tables are in the allowed bucket
+        (("flyte",), 2, 1),  # a tuple is the same list of buckets
         (["other-bucket"], 0, 3),  # none is: every table is skipped with the reason, nothing registered
     ],
 )
@@ -152,8 +165,22 @@ def test_default_database_is_per_project_and_domain(shard: str, bucket: str, glu
 def test_empty_shard_key_skips() -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
-    with pytest.raises(AirflowSkipException):  # before any S3 call: no emulator needed
+    with pytest.raises(AirflowSkipException, match="nothing to register in Glue"):  # before any S3 call
         operator("any-bucket", "").execute(context={})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"params": {"dry_run": True}}, "The glue target sends nothing in a dry run"),
+        ({"params": {"targets": ["datahub", "openlineage"]}}, "The glue target is switched off"),
+    ],
+)
+def test_switched_off_skips_before_reading_the_shard(context: dict[str, Any], message: str) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException, match=message):  # no such shard: reading would fail the task
+        operator("no-such-bucket", "no/such/shard.jsonl.gz", aws_conn_id=None).execute(context=context)  # type: ignore[arg-type]
 
 
 @pytest.mark.integration
