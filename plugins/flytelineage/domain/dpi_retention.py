@@ -33,10 +33,10 @@ from datahub.metadata.schema_classes import StatusClass
 
 from flytelineage.domain.datahub_mcps import instance_urns
 from flytelineage.domain.lineage_model import Execution
+from flytelineage.domain.lineage_settings import LineageSettings
 from flytelineage.domain.storage_keys import executions_prefix as executions_prefix
 from flytelineage.domain.storage_keys import retention_ledger_key
 from flytelineage.domain.storage_keys import shard_interval_end as shard_interval_end
-from flytelineage.domain.lineage_settings import LineageSettings
 from flytelineage.errors import ConfigurationError
 
 LEDGER_FORMAT_VERSION = 1
