@@ -103,7 +103,9 @@ _STRINGS = (
     "platform_display_name",
     "platform_delimiter",
 )
-_OPTIONAL_STRINGS = ("aws_conn_id", "glue_database", "flyte_console_url", "raw_format", "platform_logo_url")
+_NULLABLE_NAMES = ("aws_conn_id",)  # null: boto3's default credentials, as in the Amazon provider
+_NULLABLE_INTS = ("dpi_retention_days",)  # null: keep every run
+_OPTIONAL_STRINGS = ("glue_database", "flyte_console_url", "raw_format", "platform_logo_url")
 _BOOLS = ("glue_versioning", "datasets_only", "dpi_retention_hard_delete")
 
 
@@ -111,6 +113,9 @@ def _check_types(data: dict[str, Any], problems: list[str]) -> None:
     for key in _STRINGS:
         if key in data and (not isinstance(data[key], str) or not data[key].strip()):
             problems.append(f"{key} must be a non-empty string")
+    for key in _NULLABLE_NAMES:
+        if data.get(key) is not None and (not isinstance(data[key], str) or not data[key].strip()):
+            problems.append(f"{key} must be a non-empty string or null")
     for key in _OPTIONAL_STRINGS:
         if data.get(key) is not None and not isinstance(data[key], str):
             problems.append(f"{key} must be a string or null")
@@ -119,7 +124,11 @@ def _check_types(data: dict[str, Any], problems: list[str]) -> None:
             problems.append(f"{key} must be true or false")
     for key, (low, high) in _INT_RANGES.items():
         value = data.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+        if value is None:
+            bad = key in data and key not in _NULLABLE_INTS
+        else:
+            bad = isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
+        if bad:
             problems.append(f"{key} must be an integer from {low} to {high}")
 
 

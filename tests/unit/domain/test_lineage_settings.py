@@ -77,7 +77,6 @@ STRINGS = (
     "sqs_queue",
     "bucket",
     "prefix",
-    "aws_conn_id",
     "datahub_conn_id",
     "openlineage_conn_id",
     "env",
@@ -116,6 +115,7 @@ def test_the_table_covers_every_setting() -> None:
     assert set(DEFAULTS) | set(REQUIRED) == {f.name for f in dataclasses.fields(LineageSettings)}
     ruled = {*INT_RANGES, *STRINGS, *OPTIONAL_STRINGS, *BOOLS}
     ruled |= {"targets", "read_buckets", "service_principals", "glue_max_versions", "raw_format", "platform_type"}
+    ruled |= {"aws_conn_id"}  # test_aws_conn_id_may_be_null_for_boto3_default_credentials
     assert ruled == set(DEFAULTS) | set(REQUIRED)
 
 
@@ -138,18 +138,17 @@ def test_null_optional_string_is_unset(key: str) -> None:
     assert getattr(settings_from_dict({**REQUIRED, key: None}), key) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue: a null integer setting passes validation and becomes None (the field is an int); "
-    "it should take its default or be reported",
-)
 @pytest.mark.parametrize("key", [k for k in sorted(INT_RANGES) if k not in NULLABLE_INTS])
-def test_null_integer_takes_its_default_or_is_reported(key: str) -> None:
-    try:
-        value = getattr(settings_from_dict({**REQUIRED, key: None}), key)
-    except ConfigurationError:
-        return
-    assert value == DEFAULTS[key]
+def test_null_integer_is_reported(key: str) -> None:
+    low, high = INT_RANGES[key]
+    assert problems_of({**REQUIRED, key: None}) == [f"{key} must be an integer from {low} to {high}"]
+
+
+def test_aws_conn_id_may_be_null_for_boto3_default_credentials() -> None:
+    assert settings_from_dict({**REQUIRED, "aws_conn_id": None}).aws_conn_id is None
+    assert settings_from_dict({**REQUIRED, "aws_conn_id": "aws_x"}).aws_conn_id == "aws_x"
+    for value in ("", "   ", 3, ["x"]):
+        assert problems_of({**REQUIRED, "aws_conn_id": value}) == ["aws_conn_id must be a non-empty string or null"]
 
 
 # ---- accepted values -----------------------------------------------------------------------------------------------
