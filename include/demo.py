@@ -164,15 +164,19 @@ def run_dag(
 
 
 def _parquet_rows(s3: Any, area: str) -> int:
+    return len(_stored_message_ids(s3, area))
+
+
+def _stored_message_ids(s3: Any, area: str) -> list[str]:
+    """The SQS message id of every row stored under ``area`` (a redelivered message appears once per delivery)."""
     from flytelineage.domain.event_table import parquet_bytes_to_table
 
-    total = 0
+    ids: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=LINEAGE_BUCKET, Prefix=f"flyte-lineage/{area}/"):
         for obj in page.get("Contents", []):
-            total += parquet_bytes_to_table(
-                s3.get_object(Bucket=LINEAGE_BUCKET, Key=obj["Key"])["Body"].read()
-            ).num_rows
-    return total
+            table = parquet_bytes_to_table(s3.get_object(Bucket=LINEAGE_BUCKET, Key=obj["Key"])["Body"].read())
+            ids.extend(str(v) for v in table.column("message_id").to_pylist())
+    return ids
 
 
 def summarize(stack: Stack) -> dict[str, Any]:
@@ -198,6 +202,7 @@ def summarize(stack: Stack) -> dict[str, Any]:
     attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
     return {
         "events_stored": _parquet_rows(s3, "events"),
+        "event_messages_stored": len(set(_stored_message_ids(s3, "events"))),
         "quarantined": _parquet_rows(s3, "quarantine"),
         "queue_left": int(attrs["Attributes"]["ApproximateNumberOfMessages"]),
         "executions": len(executions),

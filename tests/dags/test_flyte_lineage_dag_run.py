@@ -102,10 +102,13 @@ def test_full_run_then_replay_after_wiping(tmp_path: Path) -> None:
         summary = demo.summarize(stack)
 
         assert summary["queue_left"] == 0
-        # every malformed body is quarantined once; every other delivery (duplicates included: deduplication is the
-        # grouping's job) is stored as one event row
+        # every malformed body is quarantined once; every other message is stored (duplicates included:
+        # deduplication is the grouping's job). SQS delivers at least once: a message redelivered while a loaded
+        # machine held it past its visibility timeout is stored again (seen: 2 of 462 under a parallel test load),
+        # so the rows may exceed the messages, while the distinct message ids stored are exactly the messages sent
         assert summary["quarantined"] == seeded["malformed"] == expected.MALFORMED
-        assert summary["events_stored"] == seeded["messages"] - seeded["malformed"] == expected.EVENTS_DELIVERED
+        assert summary["event_messages_stored"] == seeded["messages"] - seeded["malformed"] == expected.EVENTS_DELIVERED
+        assert summary["events_stored"] >= expected.EVENTS_DELIVERED
         # 14 scenarios, one of which (launch_plan_child) is two executions
         assert summary["executions"] == seeded["executions"] + 1 == expected.EXECUTIONS
         assert summary["execution_phases"] == {"SUCCEEDED": 13, "FAILED": 1, "ABORTED": 1}
