@@ -138,9 +138,11 @@ def _read_allowed(
 ) -> dict[str, bytes]:
     """Ask ``read`` (a reader method) for the allowed URIs; record refusals and failures as problems."""
     buckets = frozenset(read_buckets)
-    allowed = [u for u in uris if in_read_buckets(u, buckets)]
+    allowed: list[str] = []
     for uri in uris:
-        if uri not in allowed:
+        if in_read_buckets(uri, buckets):
+            allowed.append(uri)
+        else:
             problems[uri] = f"{what} {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
     if not allowed:
         return {}
@@ -433,10 +435,11 @@ def _data_files(
     outcome.layouts.update(dict.fromkeys(files, "file"))
     dirs = sorted(uri for uri in wanted if uri not in files)
     buckets = frozenset(read_buckets)
-    allowed = [u for u in dirs if in_read_buckets(u, buckets)]
-    allowed_set = set(allowed)
+    allowed: list[str] = []
     for uri in dirs:
-        if uri not in allowed_set:
+        if in_read_buckets(uri, buckets):
+            allowed.append(uri)
+        else:
             problems[uri] = f"dataset {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
     listing = reader.list_files(allowed) if allowed else {}
     unlisted: dict[str, Exception] = {}
