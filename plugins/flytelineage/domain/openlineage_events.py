@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -119,10 +119,18 @@ class GlueSymlinks:
 
 
 def glue_symlinks(
-    executions: Iterable[Execution], *, region: str, account_id: str, database_override: str | None = None
+    executions: Iterable[Execution],
+    *,
+    region: str,
+    account_id: str,
+    database_override: str | None = None,
+    read_buckets: Collection[str] = (),
 ) -> GlueSymlinks:
-    """The tables the Glue target registers for ``executions`` (the same plan ``register_glue`` makes)."""
-    plan = plan_glue_tables(executions, database_override=database_override)
+    """The tables the Glue target registers for ``executions`` (the same plan ``register_glue`` makes).
+
+    ``read_buckets`` must be the one ``register_glue`` gets, so no dataset links to a table Glue skipped.
+    """
+    plan = plan_glue_tables(executions, database_override=database_override, read_buckets=read_buckets)
     tables = {t.table_input["Parameters"]["flyte.dataset"]: (t.database, t.name) for t in plan.tables}
     return GlueSymlinks(region=region, account_id=account_id, tables=tables)
 

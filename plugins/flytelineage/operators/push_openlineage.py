@@ -126,4 +126,5 @@ class PushOpenLineageOperator(ShardTargetOperator):
             region=sts.meta.region_name,
             account_id=account,
             database_override=settings.glue_database or None,
+            read_buckets=settings.read_buckets,
         )

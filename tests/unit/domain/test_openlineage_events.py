@@ -109,6 +109,19 @@ def test_symlinks_follow_the_glue_database_override() -> None:
     assert names == {f"table/lake/{table}" for _, table in glue.tables.values()}
 
 
+def test_symlinks_skip_the_tables_glue_skips_for_read_buckets() -> None:
+    execution = lineage_samples.linear_success()
+    everywhere = glue_symlinks([execution], region="us-east-1", account_id="123456789012")
+    buckets = sorted({d.uri.split("/")[2] for d in execution.datasets if d.uri.startswith("s3://")})
+    assert everywhere.tables and buckets
+    same = glue_symlinks([execution], region="us-east-1", account_id="123456789012", read_buckets=buckets)
+    assert same.tables == everywhere.tables
+    other = glue_symlinks([execution], region="us-east-1", account_id="123456789012", read_buckets=["elsewhere"])
+    assert other.tables == {}
+    events = [json.loads(event_json(e)) for e in build_run_events(execution, glue=other)]
+    assert not [d for e in events for d in [*e.get("inputs", []), *e.get("outputs", [])] if "symlinks" in d["facets"]]
+
+
 def _wide(count: int) -> list[SchemaField]:
     return [SchemaField(f"column_{i:05d}_with_a_long_descriptive_name", "decimal128(38, 10)") for i in range(count)]
 

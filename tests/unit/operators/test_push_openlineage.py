@@ -109,8 +109,13 @@ def test_glue_symlinks_name_the_catalog_of_the_connection(
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("context", "kwargs"),
-    [(RUN, {}), (WITH_GLUE, {"glue_symlinks": False})],
-    ids=["no-glue-target", "explicitly-off"],
+    [
+        (RUN, {}),
+        (WITH_GLUE, {"glue_symlinks": False}),
+        # register_glue skips every table outside read_buckets, so nothing may link to one
+        (WITH_GLUE, {"settings": {"read_buckets": ["elsewhere"]}}),
+    ],
+    ids=["no-glue-target", "explicitly-off", "outside-read-buckets"],
 )
 def test_no_glue_symlinks(s3_client: Any, bucket: str, events_file: Path, context: Any, kwargs: dict[str, Any]) -> None:
     s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz([lineage_samples.linear_success()]))
