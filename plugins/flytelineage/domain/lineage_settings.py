@@ -153,6 +153,24 @@ def _check_lists(data: dict[str, Any], problems: list[str]) -> None:
         problems.append(f"platform_type must be one of {list(PLATFORM_TYPES)}")
 
 
+def _check_relations(data: dict[str, Any], problems: list[str]) -> None:
+    """Rules between keys, checked when both are valid (with their defaults when absent)."""
+    flush = data.get("flush_seconds", LineageSettings.flush_seconds)
+    visibility = data.get("visibility_timeout", LineageSettings.visibility_timeout)
+    valid = all(
+        isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        for value, (low, high) in (
+            (flush, _INT_RANGES["flush_seconds"]),
+            (visibility, _INT_RANGES["visibility_timeout"]),
+        )
+    )
+    if valid and flush * 3 > visibility:
+        problems.append(
+            f"flush_seconds ({flush}) must be at most a third of visibility_timeout ({visibility}), "
+            "so messages are stored and deleted before they reappear"
+        )
+
+
 REQUIRED = ("sqs_queue", "bucket")
 """The keys without a default. A task that does not use one (grouping and the targets never read the queue) passes
 the keys it needs as ``required``."""
@@ -171,6 +189,7 @@ def settings_from_dict(data: Any, *, required: tuple[str, ...] = REQUIRED) -> Li
     problems += [f"{k} is required" for k in required if not data.get(k)]
     _check_types(data, problems)
     _check_lists(data, problems)
+    _check_relations(data, problems)
     if problems:
         raise ConfigurationError(
             f"Variable {VARIABLE_NAME!r} is invalid ({len(problems)} problems): "

@@ -91,6 +91,7 @@ READ_BUCKETS_PROBLEM = "read_buckets must be a list of bucket names (empty = any
 PRINCIPALS_PROBLEM = "service_principals must be a list of principal names (client ids)"
 RAW_FORMAT_PROBLEM = f"raw_format must be one of {list(RAW_FORMATS)} or null"
 PLATFORM_TYPE_PROBLEM = f"platform_type must be one of {list(PLATFORM_TYPES)}"
+REAPPEAR = "so messages are stored and deleted before they reappear"
 
 
 def problems_of(data: Any) -> list[str]:
@@ -153,9 +154,21 @@ def test_aws_conn_id_may_be_null_for_boto3_default_credentials() -> None:
 
 # ---- accepted values -----------------------------------------------------------------------------------------------
 
+COMPANIONS = {
+    ("visibility_timeout", 10): {"flush_seconds": 3},
+    ("flush_seconds", 14_400): {"visibility_timeout": 43_200},
+}
+"""A bound of one key that needs another key set, for flush_seconds <= visibility_timeout / 3 to hold."""
+
+
+def _bound(key: str, value: int) -> dict[str, Any]:
+    return {key: value, **COMPANIONS.get((key, value), {})}
+
+
 ACCEPTED: list[tuple[dict[str, Any], dict[str, Any]]] = [
-    *(({k: low}, {k: low}) for k, (low, _) in INT_RANGES.items()),
-    *(({k: high}, {k: high}) for k, (_, high) in INT_RANGES.items()),
+    *((_bound(k, low), _bound(k, low)) for k, (low, _) in INT_RANGES.items()),
+    *((_bound(k, high), _bound(k, high)) for k, (_, high) in INT_RANGES.items()),
+    ({"flush_seconds": 100, "visibility_timeout": 300}, {"flush_seconds": 100, "visibility_timeout": 300}),
     ({"dpi_retention_days": None}, {"dpi_retention_days": None}),
     *(({k: " x "}, {k: " x "}) for k in STRINGS),  # kept as given (only blank is refused)
     *(({k: "v"}, {k: "v"}) for k in OPTIONAL_STRINGS),
@@ -300,3 +313,24 @@ def test_the_input_is_not_modified() -> None:
     snapshot = {k: list(v) if isinstance(v, list) else v for k, v in data.items()}
     settings_from_dict(data)
     assert data == snapshot
+
+
+RELATIONS: list[tuple[dict[str, Any], list[str]]] = [
+    (
+        {"flush_seconds": 101, "visibility_timeout": 300},
+        ["flush_seconds (101) must be at most a third of visibility_timeout (300), " + REAPPEAR],
+    ),
+    (
+        {"visibility_timeout": 20},
+        ["flush_seconds (60) must be at most a third of visibility_timeout (20), " + REAPPEAR],
+    ),
+    ({"flush_seconds": 101}, ["flush_seconds (101) must be at most a third of visibility_timeout (300), " + REAPPEAR]),
+    # an invalid value is reported as such, not compared
+    ({"flush_seconds": "x", "visibility_timeout": 20}, ["flush_seconds must be an integer from 1 to 14400"]),
+    ({"visibility_timeout": 9}, ["visibility_timeout must be an integer from 10 to 43200"]),
+]
+
+
+@pytest.mark.parametrize(("extra", "expected"), RELATIONS, ids=[str(e) for e, _ in RELATIONS])
+def test_rules_between_keys_are_reported_before_any_task_runs(extra: dict[str, Any], expected: list[str]) -> None:
+    assert problems_of({**REQUIRED, **extra}) == expected
