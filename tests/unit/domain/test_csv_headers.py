@@ -157,3 +157,21 @@ def test_both_phases_share_one_listing() -> None:
     assert [f.name for f in outcome.fields["s3://b/sd"]] == ["sensor", "reading", "ok"]
     assert outcome.sources == {"s3://b/sd": "csv_header"}
     assert "not a Parquet file" in outcome.problems["s3://b/pq"]
+
+
+def test_declared_columns_of_a_csv_are_kept_and_only_their_names_checked() -> None:
+    from flytelineage.domain.execution_lineage import _footer_is_truth
+    from flytelineage.domain.lineage_model import SchemaField
+
+    header = parse_csv_header(CSV, is_whole_file=True)
+    declared = FoundDataset(
+        "o0", "structured_dataset", "s3://b/sd", "csv", (SchemaField("reading", "double"),), "literal_type"
+    )
+    problems: set[str] = set()
+    resolved = _footer_is_truth(declared, header, problems, "csv_header")
+    assert (resolved.fields, resolved.schema_source) == (header, "csv_header")
+    assert "declared_columns" in dict(resolved.properties)
+    assert problems == set(), "a declared double is a string in a CSV header: types are not compared"
+    wrong = FoundDataset("o0", "structured_dataset", "s3://b/sd", "csv", (SchemaField("nope", "int64"),))
+    _footer_is_truth(wrong, header, problems, "csv_header")
+    assert len(problems) == 1 and "differ from the CSV header" in problems.pop()
