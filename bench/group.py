@@ -152,6 +152,9 @@ class _NoObjects:
     def read_tails(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, bytes | Exception]:
         return {uri: FileNotFoundError(uri) for uri in file_uris}
 
+    def read_heads(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, bytes | Exception]:
+        return {uri: FileNotFoundError(uri) for uri in file_uris}
+
 
 def measure_graphs(data: Path, *, legacy: bool = False) -> dict[str, float]:
     """Count the stored-payload decoder calls of one grouping run, then time ``build_graph`` over every execution.

@@ -27,7 +27,7 @@ from flytelineage.domain.literal_datasets import (
     FoundDataset,
     LiteralRef,
     find_datasets,
-    read_footer_schemas,
+    read_data_schemas,
     read_literal_maps,
 )
 from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook, split_s3_uri
@@ -54,12 +54,12 @@ class Resolution:
 
 
 def resolve(outputs_uri: str) -> Resolution:
-    """The project's resolution of one LiteralMap: datasets found, schemas (footer or literal) and problems."""
+    """The project's resolution of one LiteralMap: datasets found, schemas (footer, CSV header or literal), problems."""
     reader = S3BulkReaderHook(aws_conn_id=None)
     maps = read_literal_maps([LiteralRef(outputs_uri)], reader)
     literal_map = maps.maps.get(outputs_uri)
     found = find_datasets(literal_map) if literal_map is not None else []
-    footers = read_footer_schemas(found, reader)
+    footers = read_data_schemas(found, reader)
     reported = []
     for dataset in found:
         fields = footers.fields.get(dataset.uri) or dataset.fields
@@ -153,11 +153,8 @@ ANNOTATION_MISMATCH = {"frame_wrongly_annotated"}
 # no columns (and 8 bytes of ``external_schema_bytes``), so there is no declaration to keep.
 ANNOTATED = {"frame_annotated", "frame_partly_annotated", "frame_wrongly_annotated"}
 
-# Cases that still fail because resolution does not handle them yet: case -> the issue point.
-P4 = "issue 10 point 4: a CSV structured dataset gets no columns from its header"
-UNFIXED: dict[str, str] = {
-    "frame_csv": P4,
-}
+# Cases that still fail because resolution does not handle them yet: case -> the issue point (none left).
+UNFIXED: dict[str, str] = {}
 
 
 def _param(name: str) -> Any:
@@ -243,6 +240,7 @@ def test_execution_reports_the_files(flytekit_artefacts: Artefacts, execution: E
             assert got == columns, f"{location}: columns differ from the file's footer"
         elif entry["kind"] == "structured_dataset":
             assert [n for n, _ in got] == [n for n, _ in columns], f"{location}: not the CSV header"
+            assert reported[location].schema_source == "csv_header", f"{location}: the header is the schema source"
         else:
             assert got == () or [n for n, _ in got] == [n for n, _ in columns], f"{location}: not the CSV header"
         if name in ANNOTATED:

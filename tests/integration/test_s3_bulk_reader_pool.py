@@ -73,3 +73,21 @@ def test_pool_keeps_the_connections_other_settings(monkeypatch: pytest.MonkeyPat
     assert (config.max_pool_connections, config.retries) == (40, {"max_attempts": 7, "mode": "standard"})
     small = S3BulkReaderHook(aws_conn_id=None, concurrency=64).conn_config.botocore_config
     assert small is not None and small.max_pool_connections == 64
+
+
+def test_read_heads_reads_the_first_bytes(s3_client, unique_name: str) -> None:  # type: ignore[no-untyped-def]
+    s3_client.create_bucket(Bucket=unique_name)
+    s3_client.put_object(Bucket=unique_name, Key="d/.csv", Body=b"a,b\n1,2\n")
+    s3_client.put_object(Bucket=unique_name, Key="big", Body=b"0123456789" * 1000)
+    s3_client.put_object(Bucket=unique_name, Key="empty", Body=b"")
+    base = f"s3://{unique_name}"
+    uris = [f"{base}/d/.csv", f"{base}/big", f"{base}/empty", f"{base}/missing", "gs://x/y"]
+    heads = S3BulkReaderHook(aws_conn_id=None, concurrency=4).read_heads(uris, 5)
+    assert set(heads) == set(uris)
+    assert heads[f"{base}/d/.csv"] == b"a,b\n1"
+    assert heads[f"{base}/big"] == b"01234"
+    assert heads[f"{base}/empty"] == b""
+    assert isinstance(heads[f"{base}/missing"], Exception)
+    assert isinstance(heads["gs://x/y"], ValueError)
+    whole = S3BulkReaderHook(aws_conn_id=None).read_heads([f"{base}/d/.csv"], 64 * 1024)
+    assert whole == {f"{base}/d/.csv": b"a,b\n1,2\n"}

@@ -81,6 +81,13 @@ class _DictReader:
             result[uri] = value[-nbytes:] if isinstance(value, bytes) else value
         return result
 
+    def read_heads(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, bytes | Exception]:
+        result: dict[str, bytes | Exception] = {}
+        for uri in file_uris:
+            value = self._get(uri)
+            result[uri] = value[:nbytes] if isinstance(value, bytes) else value
+        return result
+
 
 @functools.cache
 def _seeded() -> tuple[dict[str, int], _RecordingClient]:

@@ -60,14 +60,14 @@ from flytelineage.domain.literal_datasets import (
     ObjectReader,
     ReadOutcome,
     find_datasets,
-    read_footer_schemas,
+    read_data_schemas,
     read_literal_maps,
 )
 
 _T = TypeVar("_T")
 _TASK_KINDS = ("task", "array", "dynamic")
 _NOT_PRODUCERS = frozenset({"start", "end"})
-_SOURCE_RANK = {"parquet_footer": 0, "literal_type": 1}
+_SOURCE_RANK = {"parquet_footer": 0, "csv_header": 1, "literal_type": 2}
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,7 @@ def resolve_executions(
     declared = _declared_types(graphs)
     maps = read_literal_maps(_all_refs(graphs), reader, read_buckets=read_buckets)
     found = {uri: find_datasets(m, declared.get(uri)) for uri, m in maps.maps.items()}
-    footers = read_footer_schemas(
-        (d for datasets in found.values() for d in datasets), reader, read_buckets=read_buckets
-    )
+    footers = read_data_schemas((d for datasets in found.values() for d in datasets), reader, read_buckets=read_buckets)
     tables = [ready_events] if link_events is None else [ready_events, link_events]
     links = parent_links(pa.concat_tables(tables, promote_options="permissive"))
     executions = [
@@ -231,29 +229,35 @@ def _side(
             kind = "multipart_blob" if layout == "directory" and dataset.kind == "blob" else dataset.kind
             dataset = replace(dataset, layout=layout, kind=kind)
         if dataset.uri in footers.fields:
-            dataset = _footer_is_truth(dataset, footers.fields[dataset.uri], problems)
+            source = footers.sources.get(dataset.uri, "parquet_footer")
+            dataset = _footer_is_truth(dataset, footers.fields[dataset.uri], problems, source)
         elif dataset.uri in footers.problems:
             problems.add(footers.problems[dataset.uri])
         resolved.append(dataset)
     return _Side(ref, tuple(resolved))
 
 
-def _footer_is_truth(dataset: FoundDataset, footer: tuple[SchemaField, ...], problems: set[str]) -> FoundDataset:
+def _footer_is_truth(
+    dataset: FoundDataset, footer: tuple[SchemaField, ...], problems: set[str], source: str = "parquet_footer"
+) -> FoundDataset:
     """The file's columns replace the declared ones; the declaration stays as a property, a mismatch is a problem.
 
     flytekit writes the whole DataFrame whatever ``Annotated[..., kwtypes(...)]`` says, so the declaration is what
-    the author meant, not what is stored.
+    the author meant, not what is stored. ``source`` is ``parquet_footer`` or ``csv_header``; a CSV header has
+    names only (every column ``string``), so only declared names are checked against it.
     """
     if not dataset.fields:
-        return replace(dataset, fields=footer, schema_source="parquet_footer")
-    mismatches = declared_mismatches(dataset.fields, footer)
+        return replace(dataset, fields=footer, schema_source=source)
+    checked = dataset.fields if source != "csv_header" else tuple(replace(f, type="unknown") for f in dataset.fields)
+    mismatches = declared_mismatches(checked, footer)
     if mismatches:
+        what = "CSV header" if source == "csv_header" else "Parquet footer"
         problems.add(
-            f"dataset {dataset.uri} ({dataset.variable}): declared columns differ from the Parquet footer, which is "
+            f"dataset {dataset.uri} ({dataset.variable}): declared columns differ from the {what}, which is "
             f"used: {'; '.join(mismatches)}"
         )
     properties = (*dataset.properties, ("declared_columns", describe_fields(dataset.fields)))
-    return replace(dataset, fields=footer, schema_source="parquet_footer", properties=tuple(sorted(properties)))
+    return replace(dataset, fields=footer, schema_source=source, properties=tuple(sorted(properties)))
 
 
 # ---- naming ---------------------------------------------------------------------------------------------------------

@@ -26,7 +26,10 @@ writes each output under its own prefix, so that directory normally holds only t
 
 Formats: Parquet (structured datasets and schemas with format ``parquet`` or none, which is Flyte's default;
 ``FlyteFile[parquet]`` / ``FlyteDirectory[parquet]``; plain blobs whose data was recognised as Parquet by its footer)
-needs known columns; blobs with format ``csv`` or ``json`` get a text table, with columns when they are known.
+needs known columns. CSV (structured datasets and blobs with format ``csv``) gets a text table only when the header
+line of its data was read (``schema_source`` ``csv_header``): its names are the columns, all ``string``, and the
+table skips that line; a CSV whose header could not be read is skipped, never registered with no columns. Blobs with
+format ``json`` get a text table, with columns when they are known.
 Everything else is skipped with a reason for the caller to log.
 
 Arrow to Hive types: see ``arrow_to_hive``.
@@ -320,7 +323,15 @@ def storage_format(dataset: Dataset) -> str:
                 "no columns to register."
             )
         return "parquet"
-    if dataset.kind in _TABULAR_KINDS | _BLOB_KINDS and fmt in ("csv", "json"):
+    if dataset.kind in _TABULAR_KINDS | _BLOB_KINDS and fmt == "csv":
+        # the table skips the first line (``skip.header.line.count``): only a header that was read names the columns
+        if not dataset.fields or dataset.schema_source != "csv_header":
+            raise GlueTypeError(
+                f"CSV {dataset.kind} whose header line could not be read (see the execution's problems); "
+                "no columns to register."
+            )
+        return fmt
+    if dataset.kind in _TABULAR_KINDS | _BLOB_KINDS and fmt == "json":
         return fmt
     raise GlueTypeError(
         f"{dataset.kind} with format {dataset.format or '(none)'!r} has no Glue table format; only Parquet "

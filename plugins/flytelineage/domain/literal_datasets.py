@@ -17,7 +17,10 @@ implementation can read concurrently and every URI is read at most once per run:
 2. ``read_objects``: the offloaded literals found in them (repeated while new ones appear, bounded depth);
 3. ``list_files``: the directories of datasets without annotated columns whose format is Parquet (or unknown);
 4. ``read_tails``: the last ``TAIL_BYTES`` of the first data file of each (sorted order), then once more for the
-   footers that did not fit.
+   footers that did not fit;
+5. ``read_heads``: for datasets with format ``csv``, the first ``HEAD_BYTES`` of their first CSV file, whose
+   header line names the columns (``read_csv_headers``); their directories are listed with those of phase 3, in
+   the same ``list_files`` call (``read_data_schemas``).
 
 ``read_buckets`` (an allowlist of bucket names, empty = any; the rule is ``location_policy.in_read_buckets``) is
 enforced here, before the reader is asked: a URI outside it is never requested. Every refused, missing or corrupt
@@ -26,7 +29,10 @@ object becomes a problem string attached to the URI; nothing raises.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import codecs
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -74,6 +80,10 @@ class ObjectReader(Protocol):
 
     def read_tails(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, bytes | Exception]:
         """The last ``nbytes`` of each file (the whole file when it is shorter)."""
+        ...
+
+    def read_heads(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, bytes | Exception]:
+        """The first ``nbytes`` of each file (the whole file when it is shorter)."""
         ...
 
 
@@ -350,6 +360,8 @@ class FooterOutcome:
     fields: dict[str, tuple[SchemaField, ...]] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
     layouts: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    """The ``schema_source`` of ``fields`` when it is not ``parquet_footer`` (``csv_header``)."""
 
 
 def read_footer_schemas(
@@ -484,3 +496,204 @@ def _parse_or_problem(
     except DatasetReadError as exc:
         problems[file_uri] = f"Parquet file {file_uri}: {exc}"
         return None
+
+
+# ---- schemas from CSV headers ---------------------------------------------------------------------------------------
+
+HEAD_BYTES = 64 * 1024
+"""How much of a CSV file is read for its header line; a longer header is a problem, not a schema."""
+CSV_HEADER_SOURCE = "csv_header"
+"""The ``schema_source`` of columns named by a CSV header: names only, every type ``string`` (CSV has no types)."""
+_CSV_FORMATS = frozenset({"csv"})
+
+
+class CsvHeaderError(ValueError):
+    """Why a CSV head has no usable header line (the message completes "CSV file <uri> ...")."""
+
+
+def needs_csv_header(dataset: FoundDataset) -> bool:
+    """True for datasets declared CSV (structured datasets and blobs): their first line names the columns."""
+    return bool(dataset.uri) and dataset.format.lower() in _CSV_FORMATS
+
+
+def parse_csv_header(head: bytes, *, is_whole_file: bool) -> tuple[SchemaField, ...]:
+    """The columns named by the first record of ``head`` (the first bytes of a CSV file), each typed ``string``.
+
+    The header is read with the ``csv`` module's default dialect (comma, ``"`` quotes, so a quoted name may hold a
+    comma, a quote or a line break), after an optional UTF-8 byte order mark; ``\\n``, ``\\r\\n`` and ``\\r`` end it.
+    Raises ``CsvHeaderError`` when the file is empty, is not UTF-8, the header line does not end within ``head``
+    (unless ``head`` is the whole file), or a column name is empty or repeated: a CSV without a trustworthy header
+    gets no columns rather than wrong ones.
+    """
+    if not head:
+        raise CsvHeaderError("is empty")
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        text = decoder.decode(head, final=is_whole_file)  # a character cut at the end of a partial head waits
+    except UnicodeDecodeError as exc:
+        raise CsvHeaderError(f"does not start with UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    consumed: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in io.StringIO(text, newline=""):
+            consumed.append(line)
+            yield line
+
+    try:
+        row = next(csv.reader(lines(), strict=True), None)
+    except csv.Error as exc:
+        if not is_whole_file:
+            raise CsvHeaderError(f"has no header line ending within the first {len(head)} bytes") from exc
+        raise CsvHeaderError(f"has an unreadable header line ({exc})") from exc
+    if not is_whole_file and not (consumed and consumed[-1].endswith(("\n", "\r"))):
+        raise CsvHeaderError(f"has no header line ending within the first {len(head)} bytes")
+    if not row or not any(name.strip() for name in row):
+        raise CsvHeaderError("has an empty header line")
+    empty = [index for index, name in enumerate(row) if not name.strip()]
+    if empty:
+        raise CsvHeaderError(f"has an empty column name in its header line (column {empty[0] + 1} of {len(row)})")
+    repeated = sorted({name for name in row if row.count(name) > 1})
+    if repeated:
+        raise CsvHeaderError(f"repeats column names in its header line: {', '.join(map(repr, repeated))}")
+    return tuple(SchemaField(name, "string") for name in row)
+
+
+def first_csv_file(file_uris: Iterable[str]) -> str | None:
+    """The file whose header stands for a CSV dataset directory: the first ``*.csv`` in sorted order, else the first
+    data file.
+
+    flytekit's pandas CSV encoder writes a single object named ``.csv`` (``<uri>/.csv``), which counts as data;
+    other names starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc``) are markers.
+    """
+    data = sorted(u for u in file_uris if _is_csv_data_name(u.rstrip("/").rsplit("/", 1)[-1]))
+    named_csv = [u for u in data if u.lower().endswith(".csv")]
+    return (named_csv or data)[0] if data else None
+
+
+def _is_csv_data_name(name: str) -> bool:
+    return name.lower() == ".csv" or not name.startswith(("_", "."))
+
+
+def read_csv_headers(
+    datasets: Iterable[FoundDataset], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
+) -> FooterOutcome:
+    """Columns from the header line of the datasets declared CSV (``needs_csv_header``), keyed by dataset uri.
+
+    A single-file blob is its own file; every other dataset is listed as a directory and its ``first_csv_file`` is
+    read; a URI with nothing under it is read as one object (a file, in ``layouts``, when it exists). One
+    ``read_heads`` call reads ``HEAD_BYTES`` of every file. An unreadable header (see ``parse_csv_header``), a
+    missing file or a refused bucket is a problem for the dataset, which then has no columns from its data.
+    """
+    outcome = FooterOutcome()
+    wanted = {d.uri: d for d in datasets if needs_csv_header(d)}
+    files = {uri: uri for uri, d in wanted.items() if d.kind == "blob"}
+    outcome.layouts.update(dict.fromkeys(files, "file"))
+    dirs = _csv_dirs(wanted.values(), read_buckets, outcome.problems)
+    listing = reader.list_files(dirs) if dirs else {}
+    unlisted: dict[str, Exception] = {}
+    for uri in dirs:
+        value = listing.get(uri, DatasetReadError("reader returned nothing"))
+        if isinstance(value, Exception):
+            unlisted[uri] = value
+            files[uri] = uri  # perhaps one object: its head is read with the others
+            continue
+        outcome.layouts[uri] = "directory"
+        first = first_csv_file(value)
+        if first is None:
+            outcome.problems[uri] = f"dataset {uri} has no data files"
+        else:
+            files[uri] = first
+    problems: dict[str, str] = {}
+    heads = _read_allowed(
+        sorted(set(files.values())), _head_reader(reader, HEAD_BYTES), read_buckets, problems, "CSV file"
+    )
+    for dataset_uri, file_uri in sorted(files.items()):
+        head = heads.get(file_uri)
+        if dataset_uri in unlisted:
+            if head is None:
+                outcome.problems[dataset_uri] = f"dataset {dataset_uri} could not be listed: {unlisted[dataset_uri]}"
+                continue
+            outcome.layouts[dataset_uri] = "file"
+        if head is None:
+            outcome.problems[dataset_uri] = problems.get(file_uri, f"CSV file {file_uri} could not be read")
+            continue
+        try:
+            outcome.fields[dataset_uri] = parse_csv_header(head, is_whole_file=len(head) < HEAD_BYTES)
+        except CsvHeaderError as exc:
+            outcome.problems[dataset_uri] = f"CSV dataset {dataset_uri}: CSV file {file_uri} {exc}; no columns from it"
+        else:
+            outcome.sources[dataset_uri] = CSV_HEADER_SOURCE
+    return outcome
+
+
+def _csv_dirs(datasets: Iterable[FoundDataset], read_buckets: Sequence[str], problems: dict[str, str]) -> list[str]:
+    """The CSV datasets listed as directories (all but single-file blobs), in allowed buckets; refusals are problems."""
+    buckets = frozenset(read_buckets)
+    dirs: list[str] = []
+    for uri in sorted({d.uri for d in datasets if needs_csv_header(d) and d.kind != "blob"}):
+        if in_read_buckets(uri, buckets):
+            dirs.append(uri)
+        else:
+            problems[uri] = f"dataset {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
+    return dirs
+
+
+def read_data_schemas(
+    datasets: Iterable[FoundDataset], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
+) -> FooterOutcome:
+    """``read_footer_schemas`` then ``read_csv_headers``, merged (``with_csv_headers``), with one ``list_files`` call
+    for the directories of both phases."""
+    wanted = list(datasets)
+    shared = _ListingOnce(reader, _csv_dirs(wanted, read_buckets, {}))
+    footers = read_footer_schemas(wanted, shared, read_buckets=read_buckets)
+    return with_csv_headers(footers, read_csv_headers(wanted, shared, read_buckets=read_buckets))
+
+
+class _ListingOnce:
+    """``reader`` with ``list_files`` answered from one call that also lists ``prefetch`` (results kept)."""
+
+    def __init__(self, reader: ObjectReader, prefetch: Sequence[str]) -> None:
+        self._reader = reader
+        self._prefetch = prefetch
+        self._listed: dict[str, Sequence[str] | Exception] = {}
+
+    def read_objects(self, uris: Sequence[str]) -> Mapping[str, bytes | Exception]:
+        return self._reader.read_objects(uris)
+
+    def read_tails(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, bytes | Exception]:
+        return self._reader.read_tails(file_uris, nbytes)
+
+    def read_heads(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, bytes | Exception]:
+        return self._reader.read_heads(file_uris, nbytes)
+
+    def list_files(self, dir_uris: Sequence[str]) -> Mapping[str, Sequence[str] | Exception]:
+        missing = [uri for uri in dict.fromkeys(dir_uris) if uri not in self._listed]
+        if missing:
+            extra = [uri for uri in self._prefetch if uri not in self._listed and uri not in missing]
+            self._listed.update(self._reader.list_files([*missing, *extra]))
+        return {uri: self._listed.get(uri, DatasetReadError("reader returned nothing")) for uri in dir_uris}
+
+
+def with_csv_headers(footers: FooterOutcome, headers: FooterOutcome) -> FooterOutcome:
+    """One outcome for both phases: a footer schema (or footer problem) wins over a header for the same uri."""
+    merged = FooterOutcome(
+        fields=dict(footers.fields),
+        problems=dict(footers.problems),
+        layouts={**headers.layouts, **footers.layouts},
+        sources=dict(footers.sources),
+    )
+    for uri, fields in headers.fields.items():
+        if uri not in merged.fields and uri not in merged.problems:
+            merged.fields[uri] = fields
+            merged.sources[uri] = headers.sources.get(uri, CSV_HEADER_SOURCE)
+    for uri, problem in headers.problems.items():
+        if uri not in merged.fields:
+            merged.problems.setdefault(uri, problem)
+    return merged
+
+
+def _head_reader(reader: ObjectReader, nbytes: int) -> _ReadFn:
+    def read(uris: Sequence[str]) -> Mapping[str, bytes | Exception]:
+        return reader.read_heads(uris, nbytes)
+
+    return read

@@ -1,4 +1,5 @@
-"""A thin S3 hook that reads many objects concurrently: whole objects, object tails (ranged GET) and listings.
+"""A thin S3 hook that reads many objects concurrently: whole objects, object heads and tails
+(ranged GETs) and listings.
 
 Every method takes the full set of ``s3://bucket/key`` URIs of one step and returns one entry per URI: the value,
 or the exception that prevented reading it. A single missing or forbidden object never raises, so the caller can
@@ -88,6 +89,25 @@ class S3BulkReaderHook(S3Hook):
             bucket, key = split_s3_uri(uri)
             response = self.get_conn().get_object(Bucket=bucket, Key=key, Range=f"bytes=-{nbytes}")
             return bytes(response["Body"].read())
+
+        return self._map(read, file_uris)
+
+    def read_heads(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, bytes | Exception]:
+        """The first ``nbytes`` bytes of each object (all of it when shorter), with one ranged GET each.
+
+        An empty object is ``b""`` (S3 refuses a range on it with 416 InvalidRange, which is not an error here).
+        """
+
+        def read(uri: str) -> bytes:
+            bucket, key = split_s3_uri(uri)
+            client = self.get_conn()
+            try:
+                response = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max(1, nbytes) - 1}")
+            except client.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "InvalidRange":
+                    raise
+                response = client.get_object(Bucket=bucket, Key=key)
+            return bytes(response["Body"].read())[: max(1, nbytes)]
 
         return self._map(read, file_uris)
 

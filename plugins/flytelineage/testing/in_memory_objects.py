@@ -41,6 +41,15 @@ class InMemoryObjectReader:
             result[uri] = value[-nbytes:] if isinstance(value, bytes) else value
         return result
 
+    def read_heads(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, bytes | Exception]:
+        """The first ``nbytes`` of each object (all of it when shorter)."""
+        self.calls.append(("read_heads", tuple(file_uris), nbytes))
+        result: dict[str, bytes | Exception] = {}
+        for uri in file_uris:
+            value = self._get(uri)
+            result[uri] = value[:nbytes] if isinstance(value, bytes) else value
+        return result
+
     def _get(self, uri: str) -> bytes | Exception:
         data = self.objects.get(uri)
         return data if data is not None else FileNotFoundError(f"no object {uri}")

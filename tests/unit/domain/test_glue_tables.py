@@ -264,9 +264,7 @@ def test_cached_and_failed_nodes_produce_no_table() -> None:
 SERDES = "org.apache.hadoop.hive.serde2.OpenCSVSerde", "org.openx.data.jsonserde.JsonSerDe"
 BLOBS = [
     # (kind, format, uri, expected location, serde or None when skipped)
-    ("blob", "csv", "s3://b/raw/n0/report.csv", "s3://b/raw/n0/", SERDES[0]),
     ("multipart_blob", "json", "s3://b/raw/n0/dir", "s3://b/raw/n0/dir/", SERDES[1]),
-    ("blob", "CSV", "s3://b/raw/n1/r.csv", "s3://b/raw/n1/", SERDES[0]),
     ("blob", "", "s3://b/raw/n0/model.bin", None, None),
     ("multipart_blob", "pickle", "s3://b/raw/n0/dir/", None, None),
     ("blob", "pickle", "s3://b/raw/n0/x.pkl", None, None),
@@ -288,6 +286,45 @@ def test_blobs(kind: str, fmt: str, uri: str, location: str | None, serde: str |
     assert (descriptor["Location"], descriptor["SerdeInfo"]["SerializationLibrary"]) == (location, serde)
     assert descriptor["Columns"] == []
     assert table.table_input["Parameters"]["classification"] == fmt.lower()
+
+
+HEADER = (SchemaField("sensor", "string"), SchemaField("reading", "string"))
+CSVS = [
+    # (kind, format, uri, fields, schema_source, expected location or None when skipped)
+    ("blob", "csv", "s3://b/raw/n0/report.csv", HEADER, "csv_header", "s3://b/raw/n0/"),
+    ("blob", "CSV", "s3://b/raw/n1/r.csv", HEADER, "csv_header", "s3://b/raw/n1/"),
+    ("multipart_blob", "csv", "s3://b/raw/n0/dir", HEADER, "csv_header", "s3://b/raw/n0/dir/"),
+    ("structured_dataset", "csv", "s3://b/raw/n0/sd", HEADER, "csv_header", "s3://b/raw/n0/sd/"),
+    # no header read: never a table with no columns, and declared columns alone are not the file's layout
+    ("blob", "csv", "s3://b/raw/n0/report.csv", (), "none", None),
+    ("structured_dataset", "csv", "s3://b/raw/n0/sd", (), "none", None),
+    ("structured_dataset", "csv", "s3://b/raw/n0/sd", HEADER, "literal_type", None),
+    ("multipart_blob", "csv", "s3://b/raw/n0/dir", (), "csv_header", None),
+]
+
+
+@pytest.mark.parametrize(("kind", "fmt", "uri", "fields", "source", "location"), CSVS)
+def test_csv_table_only_from_a_read_header(
+    kind: str, fmt: str, uri: str, fields: tuple[SchemaField, ...], source: str, location: str | None
+) -> None:
+    dataset = ds("app.csv", kind=kind, format=fmt, uri=uri, fields=fields, schema_source=source)
+    plan = plan_glue_tables([execution("e1", (node("n0", dataset), dataset))])
+    if location is None:
+        assert plan.tables == ()
+        [skipped] = plan.skipped
+        assert (skipped.dataset_key, skipped.execution) == (dataset.key, "flytesnacks-development-e1")
+        assert "header line could not be read" in skipped.reason
+        return
+    assert plan.skipped == ()
+    [table] = plan.tables
+    descriptor = table.table_input["StorageDescriptor"]
+    assert descriptor["Location"] == location
+    assert descriptor["SerdeInfo"]["SerializationLibrary"] == SERDES[0]
+    assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == [("sensor", "string"), ("reading", "string")]
+    parameters = table.table_input["Parameters"]
+    assert parameters["classification"] == "csv"
+    assert parameters["skip.header.line.count"] == "1"
+    assert parameters["flyte.schema_source"] == "csv_header"
 
 
 SKIPS = [

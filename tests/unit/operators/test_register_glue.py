@@ -51,7 +51,11 @@ def node(node_id: str, dataset: Dataset, cache_status: str | None = None) -> Nod
 def sample_execution() -> Execution:
     """extract (Parquet) -> report (csv blob) -> model (pickle blob, skipped); a cached node adds nothing."""
     extracted = output("app.wf.extract", "s3://flyte/raw/e1-n0-0/o0")
-    report = output("app.wf.report", "s3://flyte/raw/e1-n1-0/report.csv", kind="blob", format="csv", fields=())
+    header = (SchemaField("sensor", "string"), SchemaField("reading", "string"))  # a CSV's header line, read
+    report = output(
+        "app.wf.report", "s3://flyte/raw/e1-n1-0/report.csv", kind="blob", format="csv", fields=header,
+        schema_source="csv_header",
+    )  # fmt: skip
     model = output("app.wf.train", "s3://flyte/raw/e1-n2-0/model.pkl", kind="blob", format="", fields=())
     cached = output("app.wf.cached", "s3://flyte/raw/old-n3-0/o0")
     nodes = (node("n0", extracted), node("n1", report), node("n2", model), node("n3", cached, "CACHE_HIT"))
