@@ -11,7 +11,8 @@ connection used; throttling, 5xx answers, timeouts and dropped connections are r
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from flytelineage.errors import ConfigurationError, FlyteLineageError
 
@@ -123,3 +124,46 @@ def fail_on_bad_params(problems: list[str]) -> None:
             f"The run's params are invalid ({len(problems)} problem(s)): " + "; ".join(problems) + ". Trigger a "
             "new run with corrected params (see the DAG's documentation)."
         )
+
+
+class TransientReadsRaise:
+    """An ``ObjectReader`` (``domain.literal_datasets``) whose transient AWS failures fail the task.
+
+    The domain records every unreadable object as a problem on its execution and moves on: right for a missing
+    object or a refused bucket, which fail the same way on every try. A throttled or 5xx read is not such a fact:
+    recorded as a problem, it would emit the execution once with wrong lineage (datasets without their producer or
+    schema) and the grouping state would never emit it again. This wrapper raises ``RetryableAwsError`` for those
+    instead, so Airflow retries the task and nothing is emitted until the objects can be read.
+    """
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def read_objects(self, uris: Sequence[str]) -> Mapping[str, Any]:
+        """The inner reader's ``read_objects``, raising on a transient failure."""
+        return self._checked("read", self._reader.read_objects(uris))
+
+    def list_files(self, dir_uris: Sequence[str]) -> Mapping[str, Any]:
+        """The inner reader's ``list_files``, raising on a transient failure."""
+        return self._checked("list", self._reader.list_files(dir_uris))
+
+    def read_tails(self, file_uris: Sequence[str], nbytes: int) -> Mapping[str, Any]:
+        """The inner reader's ``read_tails``, raising on a transient failure."""
+        return self._checked("read the end of", self._reader.read_tails(file_uris, nbytes))
+
+    def read_heads(self, uris: Sequence[str], nbytes: int) -> Mapping[str, Any]:
+        """The inner reader's ``read_heads``, raising on a transient failure."""
+        return self._checked("read the start of", self._reader.read_heads(uris, nbytes))
+
+    @staticmethod
+    def _checked(verb: str, results: Mapping[str, Any]) -> Mapping[str, Any]:
+        for uri, value in results.items():
+            if not isinstance(value, BaseException):
+                continue
+            cause = _aws_cause(value)
+            if cause is not None and is_transient(cause):
+                raise RetryableAwsError(
+                    f"Could not {verb} {uri} ({describe_aws_error(cause)}): a transient AWS error, so the task is "
+                    "retried rather than emitting executions with this object missing."
+                ) from value
+        return results

@@ -215,6 +215,7 @@ class GroupExecutionsOperator(LineageOperator):
         from flytelineage.domain.event_table import EVENT_SCHEMA
         from flytelineage.domain.execution_grouping import split_ready
         from flytelineage.domain.execution_lineage import RejectedExecution, resolve_executions
+        from flytelineage.operators.fail_fast import TransientReadsRaise
 
         state, ledger = store.read_state(plan.base)
         batch_keys = store.unseen_batches(ledger, end)
@@ -232,7 +233,7 @@ class GroupExecutionsOperator(LineageOperator):
         # the domain applies read_buckets before asking the reader: a URI outside them is never requested
         executions = resolve_executions(
             split.ready,
-            store.s3,
+            TransientReadsRaise(store.s3),  # a throttled read retries the task instead of thinning the lineage
             read_buckets=settings.read_buckets,
             link_events=split.state.pending,
             rejected=rejected,

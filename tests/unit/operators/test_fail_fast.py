@@ -11,7 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
 
 from flytelineage.errors import ConfigurationError, QueueError
-from flytelineage.operators.fail_fast import RetryableAwsError, failing_fast, is_transient
+from flytelineage.operators.fail_fast import RetryableAwsError, TransientReadsRaise, failing_fast, is_transient
 
 END = datetime(2026, 11, 21, 12, 10, tzinfo=UTC)
 
@@ -111,3 +111,45 @@ def test_bad_replay_bounds_fail_once(start: str, end: str | None, expected: str)
     operator = GroupExecutionsOperator(task_id="g", bucket="b", replay_start=start, replay_end=end, aws_conn_id=None)
     with pytest.raises(AirflowFailException, match=expected):
         operator.execute({"ti": None})  # type: ignore[arg-type]
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+
+
+class _Reader:
+    """Answers every URI with the value given for it (bytes, a listing or an exception), for each reader method."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+
+    def _answer(self, uris: Any, *_: Any) -> dict[str, Any]:
+        return {u: self.answers[u] for u in uris}
+
+    read_objects = list_files = read_tails = read_heads = _answer
+
+
+METHODS = [("read_objects", ()), ("list_files", ()), ("read_tails", (8,)), ("read_heads", (8,))]
+
+
+@pytest.mark.parametrize(("method", "extra"), METHODS, ids=[m for m, _ in METHODS])
+@pytest.mark.parametrize(
+    "error",
+    [_client_error("SlowDown", 503), _client_error("ThrottlingException", 400), _client_error("InternalError", 500)],
+    ids=["slowdown", "throttling", "internal"],
+)
+def test_a_transient_read_failure_fails_the_task_for_a_retry(
+    method: str, extra: tuple[Any, ...], error: Exception
+) -> None:
+    reader = TransientReadsRaise(_Reader({"s3://b/ok": b"x", "s3://b/slow": error}))
+    with pytest.raises(RetryableAwsError, match="s3://b/slow") as raised:
+        getattr(reader, method)(["s3://b/ok", "s3://b/slow"], *extra)
+    assert raised.value.__cause__ is error
+
+
+@pytest.mark.parametrize(("method", "extra"), METHODS, ids=[m for m, _ in METHODS])
+def test_a_deterministic_read_failure_stays_a_value_the_domain_records(method: str, extra: tuple[Any, ...]) -> None:
+    missing, denied = _client_error("NoSuchKey", 404), _client_error("AccessDenied", 403)
+    answers = {"s3://b/ok": b"x", "s3://b/missing": missing, "s3://b/denied": denied, "s3://b/bad": ValueError("x")}
+    results = getattr(TransientReadsRaise(_Reader(answers)), method)(sorted(answers), *extra)
+    assert results == answers
