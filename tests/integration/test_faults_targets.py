@@ -8,6 +8,7 @@ and a rerun must end in exactly the state a fault-free run produces.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -19,6 +20,7 @@ from datahub.emitter.rest_emitter import BATCH_INGEST_MAX_PAYLOAD_LENGTH
 from flytelineage.domain import storage_keys
 from flytelineage.domain.datahub_mcps import build_mcps
 from flytelineage.domain.execution_store import executions_to_jsonl_gz
+from flytelineage.domain.lineage_model import SchemaField
 from flytelineage.errors import TargetError
 from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
 from flytelineage.operators.fail_fast import RetryableAwsError
@@ -31,7 +33,19 @@ from tests.integration.test_faults_drain import CallFaults, SendFaults, error_re
 pytestmark = pytest.mark.integration
 
 SHARD_KEY = "fl/executions/interval_end=20261121T120000Z/shard-00000.jsonl.gz"
-EXECUTIONS = lineage_samples.many_executions(14)
+
+
+def _with_csv_headers(execution: Any) -> Any:
+    """The samples' CSV reports with the columns of a header line read (a CSV without them gets no Glue table)."""
+    header = (SchemaField("order_id", "string"), SchemaField("total", "string"))
+    datasets = tuple(
+        dataclasses.replace(d, fields=header, schema_source="csv_header") if d.format == "csv" and not d.fields else d
+        for d in execution.datasets
+    )
+    return dataclasses.replace(execution, datasets=datasets)
+
+
+EXECUTIONS = [_with_csv_headers(e) for e in lineage_samples.many_executions(14)]
 HANG_SECONDS = 2.5
 """How long a hanging call of the fake GMS waits before closing unanswered (longer than the one-second timeout)."""
 
