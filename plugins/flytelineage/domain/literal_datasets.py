@@ -147,13 +147,7 @@ def _read_allowed(
     what: str,
 ) -> dict[str, bytes]:
     """Ask ``read`` (a reader method) for the allowed URIs; record refusals and failures as problems."""
-    buckets = frozenset(read_buckets)
-    allowed: list[str] = []
-    for uri in uris:
-        if in_read_buckets(uri, buckets):
-            allowed.append(uri)
-        else:
-            problems[uri] = f"{what} {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
+    allowed = _allowed(uris, read_buckets, problems, what)
     if not allowed:
         return {}
     results = read(allowed)
@@ -165,6 +159,18 @@ def _read_allowed(
         else:
             found[uri] = value
     return found
+
+
+def _allowed(uris: Iterable[str], read_buckets: Sequence[str], problems: dict[str, str], what: str) -> list[str]:
+    """The URIs inside ``read_buckets``, in order; each refused one gets a problem naming ``what`` it is."""
+    buckets = frozenset(read_buckets)
+    allowed: list[str] = []
+    for uri in uris:
+        if in_read_buckets(uri, buckets):
+            allowed.append(uri)
+        else:
+            problems[uri] = f"{what} {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
+    return allowed
 
 
 def _inline_offloaded(outcome: ReadOutcome, reader: ObjectReader, read_buckets: Sequence[str]) -> None:
@@ -442,32 +448,35 @@ def _data_files(
     wanted: Mapping[str, FoundDataset], reader: ObjectReader, read_buckets: Sequence[str], outcome: FooterOutcome
 ) -> dict[str, str]:
     """Dataset uri -> the file whose footer is read (single-file blobs and single objects are their own file)."""
-    problems = outcome.problems
     files = {uri: uri for uri, d in wanted.items() if d.kind == "blob" and d.layout != "unknown"}
     outcome.layouts.update(dict.fromkeys(files, "file"))
-    dirs = sorted(uri for uri in wanted if uri not in files)
-    buckets = frozenset(read_buckets)
-    allowed: list[str] = []
-    for uri in dirs:
-        if in_read_buckets(uri, buckets):
-            allowed.append(uri)
-        else:
-            problems[uri] = f"dataset {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
-    listing = reader.list_files(allowed) if allowed else {}
+    allowed = _allowed(sorted(uri for uri in wanted if uri not in files), read_buckets, outcome.problems, "dataset")
+    listed, unlisted = _first_files(allowed, reader, first_data_file, outcome)
+    files.update(listed)
+    files.update(_single_objects(unlisted, reader, outcome))
+    return files
+
+
+def _first_files(
+    dirs: Sequence[str], reader: ObjectReader, pick: Callable[[Sequence[str]], str | None], outcome: FooterOutcome
+) -> tuple[dict[str, str], dict[str, Exception]]:
+    """List ``dirs`` in one call: the file ``pick`` chooses in each directory (none is a problem), and the URIs the
+    listing failed for, with the error (perhaps single objects: the caller decides)."""
+    listing = reader.list_files(dirs) if dirs else {}
+    files: dict[str, str] = {}
     unlisted: dict[str, Exception] = {}
-    for uri in allowed:
+    for uri in dirs:
         value = listing.get(uri, DatasetReadError("reader returned nothing"))
         if isinstance(value, Exception):
             unlisted[uri] = value
             continue
-        first = first_data_file(value)
         outcome.layouts[uri] = "directory"
+        first = pick(value)
         if first is None:
-            problems[uri] = f"dataset {uri} has no data files"
+            outcome.problems[uri] = f"dataset {uri} has no data files"
         else:
             files[uri] = first
-    files.update(_single_objects(unlisted, reader, outcome))
-    return files
+    return files, unlisted
 
 
 def _single_objects(unlisted: Mapping[str, Exception], reader: ObjectReader, outcome: FooterOutcome) -> dict[str, str]:
@@ -589,20 +598,9 @@ def read_csv_headers(
     files = {uri: uri for uri, d in wanted.items() if d.kind == "blob"}
     outcome.layouts.update(dict.fromkeys(files, "file"))
     dirs = _csv_dirs(wanted.values(), read_buckets, outcome.problems)
-    listing = reader.list_files(dirs) if dirs else {}
-    unlisted: dict[str, Exception] = {}
-    for uri in dirs:
-        value = listing.get(uri, DatasetReadError("reader returned nothing"))
-        if isinstance(value, Exception):
-            unlisted[uri] = value
-            files[uri] = uri  # perhaps one object: its head is read with the others
-            continue
-        outcome.layouts[uri] = "directory"
-        first = first_csv_file(value)
-        if first is None:
-            outcome.problems[uri] = f"dataset {uri} has no data files"
-        else:
-            files[uri] = first
+    listed, unlisted = _first_files(dirs, reader, first_csv_file, outcome)
+    files.update(listed)
+    files.update({uri: uri for uri in unlisted})  # perhaps one object: its head is read with the others
     problems: dict[str, str] = {}
     heads = _read_allowed(
         sorted(set(files.values())), _head_reader(reader, HEAD_BYTES), read_buckets, problems, "CSV file"
@@ -628,14 +626,8 @@ def read_csv_headers(
 
 def _csv_dirs(datasets: Iterable[FoundDataset], read_buckets: Sequence[str], problems: dict[str, str]) -> list[str]:
     """The CSV datasets listed as directories (all but single-file blobs), in allowed buckets; refusals are problems."""
-    buckets = frozenset(read_buckets)
-    dirs: list[str] = []
-    for uri in sorted({d.uri for d in datasets if needs_csv_header(d) and d.kind != "blob"}):
-        if in_read_buckets(uri, buckets):
-            dirs.append(uri)
-        else:
-            problems[uri] = f"dataset {uri} not read: bucket {bucket_of(uri)!r} is not in read_buckets"
-    return dirs
+    uris = sorted({d.uri for d in datasets if needs_csv_header(d) and d.kind != "blob"})
+    return _allowed(uris, read_buckets, problems, "dataset")
 
 
 def read_data_schemas(
@@ -667,7 +659,7 @@ class _ListingOnce:
         return self._reader.read_heads(file_uris, nbytes)
 
     def list_files(self, dir_uris: Sequence[str]) -> Mapping[str, Sequence[str] | Exception]:
-        missing = [uri for uri in dict.fromkeys(dir_uris) if uri not in self._listed]
+        missing = {uri: None for uri in dir_uris if uri not in self._listed}
         if missing:
             extra = [uri for uri in self._prefetch if uri not in self._listed and uri not in missing]
             self._listed.update(self._reader.list_files([*missing, *extra]))
