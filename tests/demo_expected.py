@@ -9,24 +9,26 @@ real pipeline (SQS, S3, the Airflow tasks and the three targets) lands exactly t
 
 from __future__ import annotations
 
-# 14 scenarios, one execution each (launch_plan_child is a parent and a child: 15 executions once resolved)
-SEEDED_EXECUTIONS = 14
-EXECUTIONS = 15
-# 401 distinct events; duplicate_deliveries(seed=7, redelivery_rate=0.1, exact_rate=0.05) makes 462 deliveries, and
-# 4 malformed bodies are added: 466 messages. The drain stores every valid delivery (deduplication is grouping's job).
-DISTINCT_EVENTS = 401
-EVENTS_DELIVERED = 462
+# 15 scenarios, one execution each (launch_plan_child is a parent and a child: 16 executions once resolved)
+SEEDED_EXECUTIONS = 15
+EXECUTIONS = 16
+# 425 distinct events; duplicate_deliveries(seed=7, redelivery_rate=0.1, exact_rate=0.05) makes 488 deliveries, and
+# 4 malformed bodies are added: 492 messages. The drain stores every valid delivery (deduplication is grouping's job).
+DISTINCT_EVENTS = 425
+EVENTS_DELIVERED = 488
 MALFORMED = 4
 MESSAGES = EVENTS_DELIVERED + MALFORMED
-# DataHub: 67 run instances and 32 datasets (also what the reviewed tests/golden/executions give: these do not depend
-# on the publisher format), 7 flows and 27 jobs (these do: a cloudevents_v2 execution names its flow and jobs from
+# DataHub: 71 run instances and 40 datasets (also what the reviewed tests/golden/executions give: these do not depend
+# on the publisher format), 8 flows and 30 jobs (these do: a cloudevents_v2 execution names its flow and jobs from
 # what the v2 event carries), and the ``flyte`` platform that push_datahub describes once.
-DATAHUB_ENTITIES = {"dataFlow": 7, "dataJob": 27, "dataPlatform": 1, "dataProcessInstance": 67, "dataset": 32}
+DATAHUB_ENTITIES = {"dataFlow": 8, "dataJob": 30, "dataPlatform": 1, "dataProcessInstance": 71, "dataset": 40}
 # Glue: one table per dataset produced by a successful, non-cached task node; all in the allowlisted data bucket.
-GLUE_TABLES = 29
-# OpenLineage: one START and one terminal event per run (a workflow or node attempt), 36 jobs, 75 datasets linked to
+GLUE_TABLES = 36
+# typed_outputs' dataclass holds a plain FlyteFile of CSV (no declared format): no Glue table, a skip reason.
+GLUE_SKIPPED = 1
+# OpenLineage: one START and one terminal event per run (a workflow or node attempt), 40 jobs, 83 datasets linked to
 # their Glue table by a symlink facet.
-OPENLINEAGE_EVENTS = {"START": 69, "COMPLETE": 63, "FAIL": 4, "ABORT": 2}
-OPENLINEAGE_RUNS = 69
-OPENLINEAGE_JOBS = 36
-OPENLINEAGE_LINKED_TO_GLUE = 75
+OPENLINEAGE_EVENTS = {"START": 73, "COMPLETE": 67, "FAIL": 4, "ABORT": 2}
+OPENLINEAGE_RUNS = 73
+OPENLINEAGE_JOBS = 40
+OPENLINEAGE_LINKED_TO_GLUE = 83

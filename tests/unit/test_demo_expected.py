@@ -122,7 +122,7 @@ def test_messages_and_events() -> None:
 def test_executions() -> None:
     executions = _executions()
     assert len(executions) == expected.EXECUTIONS
-    assert Counter(e.phase for e in executions) == {"SUCCEEDED": 13, "FAILED": 1, "ABORTED": 1}
+    assert Counter(e.phase for e in executions) == {"SUCCEEDED": 14, "FAILED": 1, "ABORTED": 1}
 
 
 def test_datahub_entities() -> None:
@@ -133,7 +133,7 @@ def test_datahub_entities() -> None:
 
 def test_glue_tables() -> None:
     plan = plan_glue_tables(_executions(), database_override=None, read_buckets=[demo.DATA_BUCKET])
-    assert (len(plan.tables), len(plan.skipped)) == (expected.GLUE_TABLES, 0)
+    assert (len(plan.tables), len(plan.skipped)) == (expected.GLUE_TABLES, expected.GLUE_SKIPPED)
 
 
 def test_openlineage_events() -> None:

@@ -36,6 +36,8 @@ FAN_OUT = TaskRef("app.pipelines.scoring.fan_out")
 CHILD_TASK = TaskRef("app.pipelines.reporting.build_report")
 PLAN_SHARDS = TaskRef("app.pipelines.scoring.plan_shards")
 SCORE_BATCH = TaskRef("app.pipelines.scoring.score_batch")
+PROFILE = TaskRef("app.pipelines.quality.profile")
+PUBLISH = TaskRef("app.pipelines.quality.publish")
 
 
 def _external_dataset(timeline: ExecutionTimeline, files: int = 3) -> literals_pb2.Literal:
@@ -379,6 +381,45 @@ def launch_plan_child(timeline: ExecutionTimeline) -> None:
     steps.succeed_workflow(timeline, inputs, {"o0": c.outputs["o0"]})
 
 
+def typed_outputs(timeline: ExecutionTimeline) -> None:
+    """The output types flytekit 1.16 writes beyond plain frames: n0 extract → n1 profile → n2 publish.
+
+    n1 returns an ``Optional[pd.DataFrame]`` (``scalar.union``), a dataclass holding a frame and a file (msgpack), a
+    CSV structured dataset (``<uri>/.csv``), a structured dataset whose URI is one Parquet object, a plain
+    ``FlyteFile`` holding Parquet and an ``Optional[str]``; n2 reads the optional frame and the dataclass and returns
+    an older-flytekit dataclass (``scalar.generic``) and a frame whose URI ends in ``/``.
+    """
+    inputs = workflow_inputs(timeline)
+    steps.begin_workflow(timeline, inputs)
+    a = drive(_extract(timeline, inputs))
+    b = drive(
+        steps.task_node(
+            timeline,
+            "n1",
+            PROFILE,
+            {"df": a.outputs["o0"]},
+            lambda d: {
+                "o0": lit.union_literal(d.dataset("rich", annotated=False)),
+                "o1": d.bundle(),
+                "o2": d.csv_dataset(),
+                "o3": d.single_file_dataset(),
+                "o4": d.plain_file(),
+                "o5": lit.union_literal(lit.str_literal("ok")),
+            },
+        )
+    )
+    c = drive(
+        steps.task_node(
+            timeline,
+            "n2",
+            PUBLISH,
+            {"frame": b.outputs["o0"], "bundle": b.outputs["o1"], "table": b.outputs["o3"]},
+            lambda d: {"o0": d.legacy_bundle(), "o1": d.dataset("orders", annotated=False, trailing_slash=True)},
+        )
+    )
+    steps.succeed_workflow(timeline, inputs, {"o0": c.outputs["o1"], "o1": b.outputs["o2"]})
+
+
 SERVICE_PRINCIPAL = "flytepropeller"
 """The client id propeller (and the native scheduler) authenticate with in the Flyte Helm charts."""
 
@@ -410,4 +451,5 @@ SCENARIOS: dict[str, Scenario] = {
     "failed": Scenario(failed, "app.pipelines.orders.failing_wf", terminal_phase="FAILED"),
     "aborted": Scenario(aborted, "app.pipelines.orders.aborted_wf", terminal_phase="ABORTED"),
     "launch_plan_child": Scenario(launch_plan_child, "app.pipelines.reporting.parent_wf"),
+    "typed_outputs": Scenario(typed_outputs, "app.pipelines.quality.profile_wf"),
 }
