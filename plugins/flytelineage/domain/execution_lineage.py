@@ -106,7 +106,8 @@ def resolve_executions(
     executions = [
         execution
         for g in graphs
-        if (execution := _isolated(g.id, rejected, partial(assemble_execution, g, maps, footers, links))) is not None
+        if (execution := _isolated(g.id, rejected, partial(assemble_execution, g, maps, footers, links, found)))
+        is not None
     ]
     return sorted(executions, key=lambda e: e.id)
 
@@ -162,17 +163,23 @@ def assemble_execution(
     maps: ReadOutcome,
     footers: FooterOutcome,
     links: Mapping[ExecutionId, tuple[ExecutionId, str]],
+    found: Mapping[str, Sequence[FoundDataset]] | None = None,
 ) -> Execution:
-    """One ``Execution`` from its graph and the batch-wide read results."""
+    """One ``Execution`` from its graph and the batch-wide read results.
+
+    ``found`` holds the datasets already found in each LiteralMap (by map uri, with the same declared types), so
+    each map is walked once per batch; a map missing from it is walked here.
+    """
+    found = found or {}
     problems = set(graph.problems)
     sides_in: dict[str, _Side] = {}
     sides_out: dict[str, _Side] = {}
     for node in graph.nodes:
         data = graph.node_data[node.node_id]
-        sides_in[node.node_id] = _side(data.inputs, data.input_types, maps, footers, problems)
-        sides_out[node.node_id] = _side(data.outputs, data.output_types, maps, footers, problems)
-    wf_in = _side(graph.inputs, {}, maps, footers, problems)
-    wf_out = _side(graph.outputs, graph.output_types, maps, footers, problems)
+        sides_in[node.node_id] = _side(data.inputs, data.input_types, maps, footers, problems, found)
+        sides_out[node.node_id] = _side(data.outputs, data.output_types, maps, footers, problems, found)
+    wf_in = _side(graph.inputs, {}, maps, footers, problems, found)
+    wf_out = _side(graph.outputs, graph.output_types, maps, footers, problems, found)
     by_id = {n.node_id: n for n in graph.nodes}
     producers = _producers(graph.nodes, sides_out)
     datasets = _name_datasets(graph.id, by_id, producers, sides_in, sides_out, wf_in, wf_out)
@@ -212,6 +219,7 @@ def _side(
     maps: ReadOutcome,
     footers: FooterOutcome,
     problems: set[str],
+    found_in: Mapping[str, Sequence[FoundDataset]],
 ) -> _Side:
     if ref is None:
         return _Side(None, ())
@@ -220,7 +228,9 @@ def _side(
     literal_map = maps.maps.get(ref.uri)
     if literal_map is None:
         return _Side(ref, ())
-    found = find_datasets(literal_map, declared)
+    found = found_in.get(ref.uri)
+    if found is None:
+        found = find_datasets(literal_map, declared)
     resolved = []
     for dataset in found:
         layout = footers.layouts.get(dataset.uri)

@@ -6,6 +6,7 @@ it records every request so tests can assert that each URI is read at most once 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -26,9 +27,14 @@ class InMemoryObjectReader:
         """Keys under each prefix (a trailing ``/`` is implied); an empty listing is ``FileNotFoundError``."""
         self.calls.append(("list_files", tuple(dir_uris), None))
         result: dict[str, Sequence[str] | Exception] = {}
+        ordered = sorted(self.objects)  # once per call: each prefix is then a range found by bisection, as in S3
         for uri in dir_uris:
             prefix = uri.rstrip("/") + "/"
-            keys = sorted(k for k in self.objects if k.startswith(prefix))
+            keys = []
+            index = bisect.bisect_left(ordered, prefix)
+            while index < len(ordered) and ordered[index].startswith(prefix):
+                keys.append(ordered[index])
+                index += 1
             result[uri] = keys if keys else FileNotFoundError(f"no objects under {prefix}")
         return result
 
