@@ -281,3 +281,47 @@ def test_long_names_are_capped_and_stay_distinct() -> None:
     first, second = _name(("p", "d", long_task, ("o0",))), _name(("p", "d", long_task, ("o1",)))
     assert first != second
     assert all(len(n.encode("utf-8")) <= DATASET_NAME_MAX_BYTES for n in (first, second))
+
+
+KEY = st.sampled_from(["a", "b", "a.b", "b.a", "a%2Eb", "a:b", ""])
+"""Map keys and field names that spell each other's paths when the components are not escaped."""
+
+
+def _tree(leaf: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Nested maps and lists of ``leaf``, with keys that spell each other's paths when dots are not escaped."""
+    return st.recursive(
+        leaf, lambda inner: st.dictionaries(KEY, inner, max_size=3) | st.lists(inner, max_size=2), max_leaves=8
+    )
+
+
+def _literal(value: Any, uris: list[str]) -> Any:
+    """The Flyte literal of a tree: maps and collections of structured datasets, each with its own location."""
+    if isinstance(value, dict):
+        return lit.map_literal({key: _literal(sub, uris) for key, sub in value.items()})
+    if isinstance(value, list):
+        return lit.collection_literal([_literal(sub, uris) for sub in value])
+    uris.append(f"s3://b/{len(uris)}")
+    return _sd(uris[-1])
+
+
+def _record(value: Any, uris: list[str]) -> Any:
+    """The msgpack value of a tree as a dataclass field holds it: dicts and lists of serialized datasets."""
+    if isinstance(value, dict):
+        return {key: _record(sub, uris) for key, sub in value.items()}
+    if isinstance(value, list):
+        return [_record(sub, uris) for sub in value]
+    uris.append(f"s3://b/{len(uris)}")
+    return lit.sd_value(uris[-1])
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(KEY.filter(bool), _tree(st.none()), min_size=1, max_size=3), st.booleans())
+def test_every_dataset_of_a_literal_map_gets_its_own_path(outputs: dict[str, Any], as_record: bool) -> None:
+    uris: list[str] = []
+    if as_record:
+        literals = {name: lit.msgpack_literal(_record(value, uris)) for name, value in outputs.items()}
+    else:
+        literals = {name: _literal(value, uris) for name, value in outputs.items()}
+    found = find_datasets(lit.literal_map_of(literals))
+    assert sorted(d.uri for d in found) == sorted(uris)
+    assert len({d.variable for d in found}) == len(found)
