@@ -4,12 +4,14 @@ What counts as a dataset (flyte-events.md section 4): structured datasets (``kin
 directory), legacy schemas (``schema``, a directory of Parquet parts), single-file blobs (``blob``) and multipart
 blobs (``multipart_blob``, a directory), at any depth inside collections and maps, and behind offloaded literals
 (``Literal.offloaded_metadata.uri`` holds a serialized ``core.Literal``). A dataset's variable path is the variable
-name, then ``.<index>`` per collection level and ``.<key>`` per map level, every component escaped by
-``urn_names.path_component`` (a key ``x.y`` is ``x%2Ey``, so it never reads as a map ``x`` holding ``y``).
-``Optional``/``Union`` values (``scalar.union``) are walked with the type of the stored variant. Dataclasses and
-pydantic models (``scalar.binary`` with tag ``msgpack``, or the older ``scalar.generic`` Struct) are decoded and
-searched for flytekit's serialized StructuredDataset (``{"uri", "file_format"}``) and FlyteFile/FlyteDirectory
-(``{"path"}``) values at any depth, their path continuing with ``.<field>`` / ``.<index>``.
+name, then ``.<index>`` per collection level and ``.<key>`` per map level. ``Optional``/``Union`` values
+(``scalar.union``) are walked with the type of the stored variant. Dataclasses and pydantic models (``scalar.binary``
+with tag ``msgpack``, or the older ``scalar.generic`` Struct) are decoded and searched for flytekit's serialized
+StructuredDataset (``{"uri", "file_format"}``) and FlyteFile/FlyteDirectory (``{"path"}``) values at any depth,
+their path continuing with ``.<field>`` / ``.<index>``.
+
+Every component of a variable path (variable name, key, field, index) is escaped by ``urn_names.path_component``
+when the path is built: a key ``x.y`` is ``x%2Ey``, so it never reads as a map ``x`` holding ``y``.
 
 Reading happens in phases, each asking the ``ObjectReader`` once with the full set of URIs of all executions, so the
 implementation can read concurrently and every URI is read at most once per run:
