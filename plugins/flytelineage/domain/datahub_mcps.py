@@ -199,8 +199,11 @@ def build_mcps(
 def dataset_urn(dataset: Dataset, env: str) -> str:
     """The DataHub urn of a dataset of the lineage model (name escaped and capped by ``urn_names``)."""
     parts = (dataset.project, dataset.domain, dataset.producer_task, dataset.output_name)
-    if dataset.platform == "flyte" and all(parts) and dataset.name == ".".join(parts):  # type: ignore[arg-type]
-        return make_dataset_urn(dataset.platform, flyte_dataset_name(*parts), env)  # type: ignore[arg-type]
+    if dataset.platform == "flyte" and all(parts):
+        name = flyte_dataset_name(*parts)  # type: ignore[arg-type]
+        # the name this version gives, or the plain join an older shard holds: both are named from their parts
+        if dataset.name in (name, ".".join(parts)):  # type: ignore[arg-type]
+            return make_dataset_urn(dataset.platform, name, env)
     return make_dataset_urn(dataset.platform, name_part(dataset.name, DATASET_NAME_MAX_BYTES), env)
 
 

@@ -9,7 +9,8 @@ produced the data: among the producers that ran a task, those that did not recei
 node returning its input unchanged passes it through, it does not produce it), then a ``task`` node before an
 ``array`` node before a ``dynamic`` node (a dynamic or subworkflow node re-exports its children's outputs, so the
 child named it), then the one that finished first, then node ids in natural order (``n6`` before ``n28``). With one, the
-dataset is ``flyte`` + ``P.D.<task name>.<variable path>``; without one (workflow inputs, data from a launch-plan
+dataset is ``flyte`` + ``P.D.<task name>.<variable path>`` (``P.D.<task name>:<variable path>`` when the path
+has levels, see ``urn_names.flyte_dataset_name``); without one (workflow inputs, data from a launch-plan
 child or from outside), it is ``<scheme>`` (``s3``) + ``<bucket>/<key>``. A cache hit's LiteralMap points at the
 original run's data, and naming by task and output variable makes it the same logical dataset as the original.
 When a task runs in several nodes, their outputs share one logical dataset; its ``uri`` is the one written by the
@@ -63,6 +64,7 @@ from flytelineage.domain.literal_datasets import (
     read_data_schemas,
     read_literal_maps,
 )
+from flytelineage.domain.urn_names import flyte_dataset_name
 
 _T = TypeVar("_T")
 _TASK_KINDS = ("task", "array", "dynamic")
@@ -373,7 +375,7 @@ def _dataset_for(
     if producer is not None:
         node, variable = producer
         assert node.task is not None
-        name = f"{execution_id.project}.{execution_id.domain}.{node.task.name}.{variable}"
+        name = flyte_dataset_name(execution_id.project, execution_id.domain, node.task.name, variable)
         return Dataset(platform="flyte", name=name, producer_task=node.task.name, output_name=variable, **common)
     parts = urlsplit(uri)
     location = f"{parts.netloc}{parts.path}".rstrip("/")

@@ -12,7 +12,8 @@ A short stable hash (``_`` + the first 8 hex digits of SHA-256 of the original t
 of the name, in three cases only, so ordinary names stay exactly as the contract says:
 
 - the normalized name would be longer than 255 characters (it is cut to make room for the hash);
-- the original contains non-ASCII characters (``cafe`` and ``cafè`` would otherwise both end in ``caf_``);
+- the original contains non-ASCII characters (``cafe`` and ``cafè`` would otherwise both end in ``caf_``), or the
+  variable path holds an escaped character (``table_name``);
 - within one plan, two different datasets get the same database and table name (``a.b`` + ``c`` and ``a_b`` + ``c``):
   every member of that group takes the hash of its dataset's logical name instead.
 
@@ -112,15 +113,15 @@ def with_hash(name: str, original: str) -> str:
     return f"{name[: MAX_NAME_LENGTH - HASH_LENGTH - 1]}_{stable_hash(original)}"
 
 
-def normalize_name(text: str, *, original: str | None = None) -> str:
+def normalize_name(text: str, *, original: str | None = None, hashed: bool = False) -> str:
     """Lowercase ``text`` and map characters outside ``[a-z0-9_]`` to ``_``; hash when long or non-ASCII.
 
     ``original`` is what the hash is computed from (default ``text``); callers pass the unjoined parts so that the
-    hash identifies them exactly.
+    hash identifies them exactly; ``hashed`` asks for the hash whatever the text.
     """
     source = text if original is None else original
     name = _INVALID_CHARS.sub("_", text.lower()) or "_"
-    if len(name) > MAX_NAME_LENGTH or not text.isascii():
+    if hashed or len(name) > MAX_NAME_LENGTH or not text.isascii():
         return with_hash(name, source)
     return name
 
@@ -136,8 +137,15 @@ def database_name(project: str, domain: str, override: str | None = None) -> str
 
 
 def table_name(task_name: str, output_name: str) -> str:
-    """The Glue table for output ``output_name`` of task ``task_name``: ``<task>_<output>``, normalized."""
-    return normalize_name(f"{task_name}_{output_name}", original=f"{task_name}\x1f{output_name}")
+    """The Glue table for output ``output_name`` of task ``task_name``: ``<task>_<output>``, normalized.
+
+    ``output_name`` is a variable path (``urn_names.variable_path``); one holding an escaped character (a ``%``: a
+    map key or field name with ``.``, ``%``, ``:``, ``,`` ...) is hashed too, since the ``_`` its escape becomes
+    could come from another path (key ``x.y`` is ``o1.x%2Ey``, ``o1_x_2ey`` unhashed; a map ``x`` holding ``y`` is
+    ``o1_x_y``).
+    """
+    text, original = f"{task_name}_{output_name}", f"{task_name}\x1f{output_name}"
+    return normalize_name(text, original=original, hashed="%" in output_name)
 
 
 # ---- types ---------------------------------------------------------------------------------------------------------

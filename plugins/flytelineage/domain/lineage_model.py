@@ -57,7 +57,8 @@ class Dataset:
     """A dataset found in a LiteralMap.
 
     ``platform`` and ``name`` are its logical identity (DESIGN.md section 5): ``flyte`` + ``P.D.<task>.<output>``
-    for an output produced inside the execution, ``s3`` + ``<bucket>/<key>`` for one that was not.
+    (``urn_names.flyte_dataset_name``) for an output produced inside the execution, ``s3`` + ``<bucket>/<key>`` for
+    one that was not.
     ``uri`` is the physical location of this run's data (a directory for structured datasets and multipart blobs).
     ``kind`` is ``structured_dataset``, ``schema``, ``blob`` or ``multipart_blob``.
     ``schema_source`` says where ``fields`` came from: ``literal_type``, ``parquet_footer`` or ``none``.

@@ -10,6 +10,9 @@ with tag ``msgpack``, or the older ``scalar.generic`` Struct) are decoded and se
 StructuredDataset (``{"uri", "file_format"}``) and FlyteFile/FlyteDirectory (``{"path"}``) values at any depth,
 their path continuing with ``.<field>`` / ``.<index>``.
 
+Every component of a variable path (variable name, key, field, index) is escaped by ``urn_names.path_component``
+when the path is built: a key ``x.y`` is ``x%2Ey``, so it never reads as a map ``x`` holding ``y``.
+
 Reading happens in phases, each asking the ``ObjectReader`` once with the full set of URIs of all executions, so the
 implementation can read concurrently and every URI is read at most once per run:
 
@@ -54,6 +57,7 @@ from flytelineage.domain.arrow_schema_fields import (
 )
 from flytelineage.domain.lineage_model import SchemaField
 from flytelineage.domain.location_policy import bucket_of, in_read_buckets
+from flytelineage.domain.urn_names import path_component
 from flytelineage.errors import DatasetReadError
 
 TAIL_BYTES = 64 * 1024
@@ -232,7 +236,7 @@ def find_datasets(
     found: list[FoundDataset] = []
     for name in sorted(literal_map.literals):
         declared = (interface or {}).get(name)
-        _walk(name, literal_map.literals[name], declared, found)
+        _walk(path_component(name), literal_map.literals[name], declared, found)
     return sorted(found, key=lambda d: (d.variable, d.uri))
 
 
@@ -247,7 +251,7 @@ def _walk(
     elif which == "map":
         value_type = declared.map_value_type if declared is not None and declared.HasField("map_value_type") else None
         for key in sorted(lit.map.literals):
-            _walk(f"{path}.{key}", lit.map.literals[key], value_type, found)
+            _walk(f"{path}.{path_component(key)}", lit.map.literals[key], value_type, found)
     elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
         # Optional[...] / Union[...]: the value is wrapped with the type of the variant stored (``Union.type``,
         # flytekit's ``stored_type``)
@@ -300,7 +304,9 @@ def _embedded_datasets(path: str, scalar: literals_pb2.Scalar) -> list[FoundData
             if isinstance(file_path, str) and _is_remote(file_path) and set(item) <= {"path", "metadata"}:
                 found.append(FoundDataset(where, "blob", normalize_location(file_path), "", layout="unknown"))
                 continue
-            stack.extend((f"{where}.{key}", sub) for key, sub in item.items() if isinstance(key, str | int))
+            stack.extend(
+                (f"{where}.{path_component(key)}", sub) for key, sub in item.items() if isinstance(key, str | int)
+            )
         elif isinstance(item, list):
             stack.extend((f"{where}.{index}", sub) for index, sub in enumerate(item))
     return found

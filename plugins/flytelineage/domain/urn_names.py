@@ -15,6 +15,15 @@ inside a field (``a.b`` + ``c`` vs ``a`` + ``b.c``) would also make distinct ent
   the URN's own frame (``urn:li:dataJob:(urn:li:dataFlow:(flyte,...,cluster),...)``).
 - Schema field names inside a v2 field path escape ``%``, ``.``, ``[`` and ``]``: a column named ``a.[type=x]b``
   cannot add path segments.
+
+Dataset variable paths and names. A variable path (``o0``, ``o1.eu``, ``o0.model.weights``) joins its components
+(the output variable name, then one map key, dataclass field or list index per level) with ``.``; each component is
+escaped with ``path_component`` when the path is built (``%``, ``.``, ``:`` and the reserved characters), so a map key
+``x.y`` gives ``o1.x%2Ey`` and a map ``x`` holding a map ``y`` gives ``o1.x.y``. Flyte constrains neither task names
+nor variable names (flyteadmin only refuses empty ones), so a dataset name needs a boundary between the task's dotted
+name and the path: ``flyte_dataset_name`` gives ``P.D.<task>.<output>`` for a one-component path, the common case,
+and ``P.D.<task>:<path>`` for a path with levels (``:`` is escaped in the task name and in every component). Task
+``a.b`` + path ``c.d`` (``P.D.a.b:c.d``) and task ``a.b.c`` + output ``d`` (``P.D.a.b.c.d``) stay apart.
 """
 
 from __future__ import annotations
@@ -29,6 +38,12 @@ NAME_MAX_BYTES = 200
 
 DATASET_NAME_MAX_BYTES = 400
 """Cap of an escaped dataset name (a dataset URN holds one name besides its platform and fabric)."""
+
+PATH_SEPARATOR = "."
+"""Joins the components of a variable path (``o1.eu``)."""
+
+TASK_PATH_BOUNDARY = ":"
+"""Separates the task name from a variable path with levels in a dataset name (``P.D.app.split:o1.eu``)."""
 
 HASH_HEX = 16
 _RESERVED = frozenset("%,()\u241f")
@@ -76,15 +91,44 @@ def instance_id(project: str, domain: str, execution: str, node_id: str | None =
     return capped(f"{run}-{escape(node_id)}", "\u241f".join((project, domain, execution, node_id)), URN_MAX_BYTES)
 
 
-def flyte_dataset_name(project: str, domain: str, task: str, output: str) -> str:
-    """``P.D.<task>.<output>``: project and domain escaped for dots (task and output keep theirs: ``o0.0``)."""
-    name = ".".join((escape(project, "."), escape(domain, "."), escape(task), escape(output)))
-    return capped(name, "\u241f".join((project, domain, task, output)), DATASET_NAME_MAX_BYTES)
+def path_component(component: str | int) -> str:
+    """One component of a variable path (a variable name, map key, field name or list index), escaped for the path.
+
+    ``%``, ``.``, ``:``, the URN-reserved and control characters are percent-encoded; identifiers and indices are
+    unchanged. A path built from escaped components splits back into them at its dots.
+    """
+    return escape(str(component), PATH_SEPARATOR + TASK_PATH_BOUNDARY)
+
+
+def variable_path(components: tuple[str | int, ...]) -> str:
+    """The variable path of ``components`` (output name first): escaped components joined by ``.``."""
+    return PATH_SEPARATOR.join(path_component(c) for c in components)
+
+
+def flyte_dataset_name(project: str, domain: str, task: str, path: str) -> str:
+    """The name of the dataset ``task`` produced at variable ``path``: ``P.D.<task>.<output>``, ``P.D.<task>:<path>``.
+
+    ``path`` is a variable path (``variable_path``): it keeps its dots and escapes, and a ``.`` in it means it has
+    levels, which puts ``:`` before it. Project and domain are escaped for dots, the task for ``:``; characters a
+    path built by ``variable_path`` never holds unescaped (``:``, the reserved ones except ``%``) are escaped in
+    ``path`` too, so a raw output name from an older shard still gives a valid URN.
+    """
+    boundary = TASK_PATH_BOUNDARY if PATH_SEPARATOR in path else PATH_SEPARATOR
+    scope = ".".join((escape(project, "."), escape(domain, ".")))
+    name = f"{scope}.{escape(task, TASK_PATH_BOUNDARY)}{boundary}{_escaped_path(path)}"
+    return capped(name, "\u241f".join((project, domain, task, path)), DATASET_NAME_MAX_BYTES)
 
 
 def field_name(name: str) -> str:
     """A column name as one segment of a DataHub v2 field path."""
     return "".join(_encoded(c) if c in _FIELD_RESERVED or _is_control(c) else c for c in name)
+
+
+def _escaped_path(path: str) -> str:
+    """``path`` with what ``path_component`` escapes percent-encoded, except ``%`` (already escaped) and ``.``."""
+    return "".join(
+        _encoded(c) if (c in _RESERVED and c != "%") or c == TASK_PATH_BOUNDARY or _is_control(c) else c for c in path
+    )
 
 
 def _encoded(char: str) -> str:
