@@ -15,6 +15,13 @@ original run's data, and naming by task and output variable makes it the same lo
 When a task runs in several nodes, their outputs share one logical dataset; its ``uri`` is the one written by the
 lowest node id in natural order (the other locations stay visible per node only through the LiteralMaps).
 
+List outputs (``List[...]``, an array node's gathered outputs; ``FoundDataset.element`` set): every element named
+after the same node and variable belongs to one *list dataset* ``P.D.<task name>.<variable path>`` (the path has no
+list index), whose ``elements`` are the element locations in list order and whose ``uri`` is their
+``common_directory``; see ``_list_dataset`` for its schema. A map key stays in the path (``o0.eu``): keys are
+names a user chose, indices are not. Elements nothing in the execution produced (a list passed as a workflow
+input) keep one ``s3`` dataset per location, as any data from outside.
+
 Edges come only from data actually passed, never from event order: when node B's inputs contain a URI produced by
 node A, A is upstream of B. Producers that are B itself or B's ancestors are ignored; producers in B's own scope
 (same ``parent_node_id`` and ``retry_group``) are preferred (a node after a subworkflow depends on the subworkflow
@@ -44,6 +51,8 @@ from flytelineage.domain.arrow_schema_fields import declared_mismatches, describ
 from flytelineage.domain.execution_graph import ExecutionGraph, build_graph, parent_links
 from flytelineage.domain.execution_grouping import iter_execution_slices
 from flytelineage.domain.lineage_model import (
+    ELEMENT_SCHEMAS,
+    ELEMENT_SCHEMAS_DIFFER,
     Dataset,
     DatasetUse,
     Execution,
@@ -59,6 +68,7 @@ from flytelineage.domain.literal_datasets import (
     LiteralRef,
     ObjectReader,
     ReadOutcome,
+    element_order,
     find_datasets,
     read_data_schemas,
     read_literal_maps,
@@ -175,7 +185,7 @@ def assemble_execution(
     wf_out = _side(graph.outputs, graph.output_types, maps, footers, problems)
     by_id = {n.node_id: n for n in graph.nodes}
     producers = _producers(graph.nodes, sides_out)
-    datasets = _name_datasets(graph.id, by_id, producers, sides_in, sides_out, wf_in, wf_out)
+    datasets = _name_datasets(graph.id, producers, sides_in, sides_out, wf_in, wf_out, problems)
     nodes = tuple(
         _with_edges(n, sides_in[n.node_id], sides_out[n.node_id], datasets, producers, by_id) for n in graph.nodes
     )
@@ -265,10 +275,11 @@ def _footer_is_truth(
 
 @dataclass(frozen=True)
 class _Named:
-    """A dataset URI and the logical dataset it belongs to."""
+    """A dataset URI and the logical dataset it belongs to (``node_id``: the naming producer, if any)."""
 
     uri_key: str
     dataset: Dataset
+    node_id: str | None = None
 
 
 def _producers(nodes: Sequence[NodeRun], sides_out: Mapping[str, _Side]) -> dict[str, list[tuple[NodeRun, str]]]:
@@ -316,12 +327,12 @@ def _when(node: NodeRun) -> datetime:
 
 def _name_datasets(
     execution_id: ExecutionId,
-    by_id: Mapping[str, NodeRun],
     producers: Mapping[str, list[tuple[NodeRun, str]]],
     sides_in: Mapping[str, _Side],
     sides_out: Mapping[str, _Side],
     wf_in: _Side,
     wf_out: _Side,
+    problems: set[str],
 ) -> dict[str, _Named]:
     """Every dataset URI of the execution -> its logical dataset (see the module docstring)."""
     found: dict[str, list[FoundDataset]] = {}
@@ -332,23 +343,32 @@ def _name_datasets(
     for node_id, side in sides_in.items():
         for dataset in side.datasets:
             consumers.setdefault(dataset.uri, set()).add(node_id)
+    elements: dict[tuple[str, str], str] = {
+        (dataset.uri, node_id): dataset.element
+        for node_id, side in sides_out.items()
+        for dataset in side.datasets
+        if dataset.element
+    }
     named: dict[str, _Named] = {}
     for uri in sorted(found):
         passed = frozenset(consumers.get(uri, ()))
-        named[uri] = _Named(uri, _dataset_for(execution_id, uri, found[uri], producers.get(uri, []), passed))
-    return _merge_same_key(named, producers)
+        producer = _naming_producer(producers.get(uri, []), passed)
+        element = elements.get((uri, producer[0].node_id), "") if producer is not None else ""
+        dataset = _dataset_for(execution_id, uri, found[uri], producer, element)
+        named[uri] = _Named(uri, dataset, producer[0].node_id if producer is not None else None)
+    return _merge_same_key(named, producers, problems)
 
 
 def _dataset_for(
     execution_id: ExecutionId,
     uri: str,
     seen: Sequence[FoundDataset],
-    producers: Sequence[tuple[NodeRun, str]],
-    passed_through: frozenset[str] = frozenset(),
+    producer: tuple[NodeRun, str] | None,
+    element: str = "",
 ) -> Dataset:
+    """The dataset at ``uri``, named after ``producer``; an ``element`` of a list output is that list's dataset."""
     with_fields = [d for d in seen if d.fields]
     best = min(with_fields or seen, key=lambda d: (_SOURCE_RANK.get(d.schema_source, 9), d.variable))
-    producer = _naming_producer(producers, passed_through)
     common: dict[str, Any] = {
         "uri": uri,
         "kind": best.kind,
@@ -364,14 +384,28 @@ def _dataset_for(
         node, variable = producer
         assert node.task is not None
         name = f"{execution_id.project}.{execution_id.domain}.{node.task.name}.{variable}"
-        return Dataset(platform="flyte", name=name, producer_task=node.task.name, output_name=variable, **common)
+        elements = ((element, uri),) if element else ()
+        return Dataset(
+            platform="flyte",
+            name=name,
+            producer_task=node.task.name,
+            output_name=variable,
+            elements=elements,
+            **common,
+        )
     parts = urlsplit(uri)
     location = f"{parts.netloc}{parts.path}".rstrip("/")
     return Dataset(platform=parts.scheme or "file", name=location, **common)
 
 
-def _merge_same_key(named: dict[str, _Named], producers: Mapping[str, list[tuple[NodeRun, str]]]) -> dict[str, _Named]:
-    """One ``Dataset`` per logical key: location from the lowest producing node id, first schema found."""
+def _merge_same_key(
+    named: dict[str, _Named], producers: Mapping[str, list[tuple[NodeRun, str]]], problems: set[str]
+) -> dict[str, _Named]:
+    """One ``Dataset`` per logical key: location from the lowest producing node id, first schema found.
+
+    A list output's elements (all URIs named after the same node and variable) become one list dataset
+    (``_list_dataset``); when a task ran in several nodes, the lowest node's elements are the list.
+    """
     by_key: dict[str, list[_Named]] = {}
     for item in named.values():
         by_key.setdefault(item.dataset.key, []).append(item)
@@ -384,13 +418,73 @@ def _merge_same_key(named: dict[str, _Named], producers: Mapping[str, list[tuple
             )
         )
         chosen = items[0].dataset
-        if not chosen.fields:
+        members = [i.dataset for i in items if i.dataset.elements and i.node_id == items[0].node_id]
+        if members:
+            chosen = _list_dataset(members, problems)
+        elif not chosen.fields:
             donor = next((i.dataset for i in items if i.dataset.fields), None)
             if donor is not None:
                 chosen = replace(chosen, fields=donor.fields, schema_source=donor.schema_source)
         for item in items:
-            merged[item.uri_key] = _Named(item.uri_key, chosen)
+            merged[item.uri_key] = _Named(item.uri_key, chosen, item.node_id)
     return merged
+
+
+def _list_dataset(members: Sequence[Dataset], problems: set[str]) -> Dataset:
+    """One list dataset from its elements (one ``Dataset`` per element location, all with one key).
+
+    The elements are in list order; the location is their ``common_directory``; kind, format, layout and columns
+    are those of the first element whose columns are known (then of the first element). An element with other known
+    columns (or another kind or format) is a problem, and the ``element_schemas`` property says the schemas differ
+    (Glue then registers no table: one table needs one schema).
+    """
+    ordered = sorted(members, key=lambda d: element_order(d.elements[0][0]))
+    elements = tuple(d.elements[0] for d in ordered)
+    first = next((d for d in ordered if d.fields), ordered[0])
+    shape = (first.kind, first.format, first.fields)
+    differing = [d.elements[0][0] for d in ordered if d.fields and (d.kind, d.format, d.fields) != shape]
+    properties = dict(first.properties)
+    if differing:
+        shown = ", ".join(differing[:5]) + (f" and {len(differing) - 5} more" if len(differing) > 5 else "")
+        problems.add(
+            f"list dataset {first.key}: elements {shown} hold other columns than element {first.elements[0][0]} "
+            f"({first.elements[0][1]}), whose columns are used; no Glue table is registered for it"
+        )
+        properties[ELEMENT_SCHEMAS] = ELEMENT_SCHEMAS_DIFFER
+    return replace(
+        first,
+        uri=common_directory([uri for _, uri in elements]),
+        elements=elements,
+        properties=tuple(sorted(properties.items())),
+    )
+
+
+def common_directory(uris: Sequence[str]) -> str:
+    """The longest directory holding every location of ``uris``: the common prefix, by path component, of their
+    parent directories (``s3://b/x/1/a`` and ``s3://b/x/2/b`` give ``s3://b/x``; one location gives its parent).
+
+    Locations in different buckets share no directory: the first location's parent is returned.
+    """
+    parents = [_parent_parts(uri) for uri in uris]
+    first = parents[0]
+    if any(p[:3] != first[:3] for p in parents):  # "s3:", "", bucket
+        return "/".join(first)
+    length = min(_shared_length(first, other) for other in parents)
+    return "/".join(first[: max(length, 3)])
+
+
+def _parent_parts(uri: str) -> list[str]:
+    parts = uri.rstrip("/").split("/")
+    return parts[:-1] if len(parts) > 3 else parts
+
+
+def _shared_length(a: Sequence[str], b: Sequence[str]) -> int:
+    shared = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        shared += 1
+    return shared
 
 
 def _lowest_node(producers: Sequence[tuple[NodeRun, str]]) -> tuple[tuple[int, int, str], ...]:
