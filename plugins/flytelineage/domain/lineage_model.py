@@ -105,6 +105,10 @@ ELEMENT_SCHEMAS = "element_schemas"
 """Property of a list dataset whose elements do not all hold the same columns (value: ``ELEMENT_SCHEMAS_DIFFER``)."""
 ELEMENT_SCHEMAS_DIFFER = "differ"
 
+LISTED_ELEMENTS = 20
+"""How many element locations of a list dataset the targets list (DataHub properties, the OpenLineage facet): the
+first 20 in list order, with the total count; Glue registers every element (one partition each)."""
+
 
 @dataclass(frozen=True, order=True)
 class TaskRef:
