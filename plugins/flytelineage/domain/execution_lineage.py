@@ -354,8 +354,8 @@ def _name_datasets(
         passed = frozenset(consumers.get(uri, ()))
         producer = _naming_producer(producers.get(uri, []), passed)
         element = elements.get((uri, producer[0].node_id), "") if producer is not None else ""
-        dataset = _dataset_for(execution_id, uri, found[uri], producer, element)
-        named[uri] = _Named(uri, dataset, producer[0].node_id if producer is not None else None)
+        logical = _dataset_for(execution_id, uri, found[uri], producer, element)
+        named[uri] = _Named(uri, logical, producer[0].node_id if producer is not None else None)
     return _merge_same_key(named, producers, problems)
 
 

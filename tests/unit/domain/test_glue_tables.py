@@ -431,3 +431,77 @@ def test_locations_outside_the_policy_are_skipped_not_registered(
     [skipped] = plan.skipped
     assert skipped.dataset_key == refused.key
     assert skipped.reason == f"location not registered: {reason}"
+
+
+# ---- list datasets (issue 10 point 8): one partitioned table, one partition per element ---------------------------
+
+ELEMENTS = (("0", "s3://flyte/raw/a/e0"), ("1", "s3://flyte/raw/b/e1"), ("2", "s3://flyte/raw/c/e2"))
+
+
+def test_a_list_dataset_is_one_table_with_one_partition_per_element() -> None:
+    dataset = ds("app.wf.split", uri="s3://flyte/raw", elements=ELEMENTS)
+    [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)))
+    assert table.name == "app_wf_split_o0"
+    assert table.table_input["PartitionKeys"] == [
+        {
+            "Name": "element",
+            "Type": "string",
+            "Comment": "list indices of the element (0, 1, ...; 0.1 for a list of lists)",
+        }
+    ]
+    descriptor = table.table_input["StorageDescriptor"]
+    assert descriptor["Location"] == "s3://flyte/raw/"
+    assert table.table_input["Parameters"]["flyte.elements"] == "3"
+    assert [(p["Values"], p["StorageDescriptor"]["Location"], p["Parameters"]) for p in table.partitions] == [
+        (["0"], "s3://flyte/raw/a/e0/", {"flyte.element_uri": "s3://flyte/raw/a/e0"}),
+        (["1"], "s3://flyte/raw/b/e1/", {"flyte.element_uri": "s3://flyte/raw/b/e1"}),
+        (["2"], "s3://flyte/raw/c/e2/", {"flyte.element_uri": "s3://flyte/raw/c/e2"}),
+    ]
+    for partition in table.partitions:  # every partition reads its element with the table's format and columns
+        assert {**partition["StorageDescriptor"], "Location": descriptor["Location"]} == descriptor
+
+
+def test_a_list_of_files_partitions_on_the_directory_of_each_file() -> None:
+    elements = (("0", "s3://flyte/raw/a/part.parquet"), ("1", "s3://flyte/raw/b/part.parquet"))
+    dataset = ds("app.wf.files", uri="s3://flyte/raw", kind="blob", schema_source="parquet_footer", elements=elements)
+    [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)))
+    assert table.table_input["StorageDescriptor"]["Location"] == "s3://flyte/raw/"
+    assert [p["StorageDescriptor"]["Location"] for p in table.partitions] == ["s3://flyte/raw/a/", "s3://flyte/raw/b/"]
+
+
+def test_a_plain_dataset_has_no_partitions() -> None:
+    dataset = ds("app.wf.extract")
+    [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)))
+    assert (table.partitions, table.table_input["PartitionKeys"]) == ((), [])
+    assert "flyte.elements" not in table.table_input["Parameters"]
+
+
+LIST_SKIPS = [
+    (
+        ds("app.l", elements=ELEMENTS, properties=(("element_schemas", "differ"),)),
+        "elements hold different columns",
+    ),
+    (ds("app.l", elements=ELEMENTS, fields=(SchemaField("element", "int64"),)), "a column named 'element'"),
+    (
+        ds("app.l", kind="blob", elements=(("0", "s3://flyte/raw/a/x.csv"), ("1", "s3://flyte/raw/a/y.csv"))),
+        "elements share a directory",
+    ),
+]
+
+
+@pytest.mark.parametrize(("dataset", "reason"), LIST_SKIPS)
+def test_lists_that_cannot_be_one_table_are_skipped(dataset: Dataset, reason: str) -> None:
+    if dataset.kind == "blob":
+        dataset = Dataset(**{**dataset.__dict__, "schema_source": "parquet_footer"})
+    plan = plan_glue_tables([execution("e1", (node("n0", dataset), dataset))])
+    assert plan.tables == ()
+    [skipped] = plan.skipped
+    assert reason in skipped.reason
+
+
+def test_a_list_with_one_element_outside_read_buckets_is_not_registered() -> None:
+    elements = (*ELEMENTS, ("3", "s3://secret-bucket/raw/e3"))
+    dataset = ds("app.l", uri="s3://flyte/raw", elements=elements)
+    plan = plan_glue_tables([execution("e1", (node("n0", dataset), dataset))], read_buckets=("flyte",))
+    assert plan.tables == ()
+    assert plan.skipped[0].reason == "location not registered: bucket 'secret-bucket' is not in read_buckets"

@@ -99,8 +99,8 @@ def test_the_glue_client_follows_the_amazon_arguments(monkeypatch: pytest.Monkey
     assert (task.s3.aws_conn_id, task.s3.region_name) == ("aws_glue", "eu-west-1")
 
 
-NO_RETRIES = {"problems": 0, "pending": 0, "retried_pending": 0}
-"""No table refused, none left pending, none retried from an earlier run."""
+NO_RETRIES = {"problems": 0, "pending": 0, "retried_pending": 0, "partitions": 0}
+"""No table refused, none left pending, none retried from an earlier run, no list dataset."""
 
 
 @pytest.mark.integration
