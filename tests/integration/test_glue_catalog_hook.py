@@ -314,7 +314,7 @@ def list_run_of(name: str, count: int, database: str) -> GlueTable:
     dataset = Dataset(
         platform="flyte",
         name=f"{P}.{D}.{TASK}.o0",
-        uri="s3://flyte/data",
+        uri=elements[0][1],
         kind="structured_dataset",
         format="parquet",
         fields=V1,

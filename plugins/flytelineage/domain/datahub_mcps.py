@@ -16,7 +16,7 @@ Naming follows DESIGN.md section 5 (``cluster`` is ``env`` lowercased):
 - Datasets: ``make_dataset_urn(platform, name, env)`` with the platform and name the model resolved (``flyte`` +
   ``P.D.<task>.<output>`` or ``s3`` + ``<bucket>/<key>``). A list dataset (one per list output) lists its element
   locations in ``customProperties`` (``element_properties``: the count and the first ``LISTED_ELEMENTS``); its
-  ``uri`` property is the elements' common directory.
+  ``uri`` property is the first element's location.
 - DataProcessInstances: ids ``P-D-<execution>`` (workflow run, template = the DataFlow) and
   ``P-D-<execution>-<node id>`` (template = the task's DataJob, parent instance = the workflow run), urns computed by
   the SDK's ``DataProcessInstance(id, orchestrator="flyte", cluster=cluster)``. Nodes of kind ``start``/``end`` are

@@ -17,8 +17,8 @@ lowest node id in natural order (the other locations stay visible per node only 
 
 List outputs (``List[...]``, an array node's gathered outputs; ``FoundDataset.element`` set): every element named
 after the same node and variable belongs to one *list dataset* ``P.D.<task name>.<variable path>`` (the path has no
-list index), whose ``elements`` are the element locations in list order and whose ``uri`` is their
-``common_directory``; see ``_list_dataset`` for its schema. A map key stays in the path (``o0.eu``): keys are
+list index), whose ``elements`` are the element locations in list order and whose ``uri`` is the first element's;
+see ``_list_dataset`` for its schema. A map key stays in the path (``o0.eu``): keys are
 names a user chose, indices are not. Elements nothing in the execution produced (a list passed as a workflow
 input) keep one ``s3`` dataset per location, as any data from outside.
 
@@ -433,8 +433,10 @@ def _merge_same_key(
 def _list_dataset(members: Sequence[Dataset], problems: set[str]) -> Dataset:
     """One list dataset from its elements (one ``Dataset`` per element location, all with one key).
 
-    The elements are in list order; the location is their ``common_directory``; kind, format, layout and columns
-    are those of the first element whose columns are known (then of the first element). An element with other known
+    The elements are in list order; ``uri`` is the first element's location (a map task's elements share no useful
+    directory: Flyte spreads sub-task outputs over sharded prefixes, so their common directory is usually the
+    raw-output root, which every list shares); kind, format, layout and columns are those of the first element whose
+    columns are known (then of the first element). An element with other known
     columns (or another kind or format) is a problem, and the ``element_schemas`` property says the schemas differ
     (Glue then registers no table: one table needs one schema).
     """
@@ -453,38 +455,10 @@ def _list_dataset(members: Sequence[Dataset], problems: set[str]) -> Dataset:
         properties[ELEMENT_SCHEMAS] = ELEMENT_SCHEMAS_DIFFER
     return replace(
         first,
-        uri=common_directory([uri for _, uri in elements]),
+        uri=elements[0][1],
         elements=elements,
         properties=tuple(sorted(properties.items())),
     )
-
-
-def common_directory(uris: Sequence[str]) -> str:
-    """The longest directory holding every location of ``uris``: the common prefix, by path component, of their
-    parent directories (``s3://b/x/1/a`` and ``s3://b/x/2/b`` give ``s3://b/x``; one location gives its parent).
-
-    Locations in different buckets share no directory: the first location's parent is returned.
-    """
-    parents = [_parent_parts(uri) for uri in uris]
-    first = parents[0]
-    if any(p[:3] != first[:3] for p in parents):  # "s3:", "", bucket
-        return "/".join(first)
-    length = min(_shared_length(first, other) for other in parents)
-    return "/".join(first[: max(length, 3)])
-
-
-def _parent_parts(uri: str) -> list[str]:
-    parts = uri.rstrip("/").split("/")
-    return parts[:-1] if len(parts) > 3 else parts
-
-
-def _shared_length(a: Sequence[str], b: Sequence[str]) -> int:
-    shared = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        shared += 1
-    return shared
 
 
 def _lowest_node(producers: Sequence[tuple[NodeRun, str]]) -> tuple[tuple[int, int, str], ...]:

@@ -52,7 +52,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -369,11 +369,40 @@ def storage_format(dataset: Dataset) -> str:
 
 def table_location(dataset: Dataset) -> str:
     """The directory URI a table reads (always ending in ``/``): the URI, or the parent of a single file (a
-    single-file blob, or a structured dataset whose URI turned out to be one object). A list dataset's URI is already
-    the elements' common directory."""
+    single-file blob, or a structured dataset whose URI turned out to be one object); for a list dataset, the
+    ``common_directory`` of its elements."""
     if dataset.is_list:
-        return _directory(dataset.uri)
+        return _directory(common_directory([uri for _, uri in dataset.elements]))
     return element_location(dataset, dataset.uri)
+
+
+def common_directory(uris: Sequence[str]) -> str:
+    """The longest directory holding every location of ``uris`` (a list's table location): the common prefix, by
+    path component, of their parent directories (``s3://b/x/1/a`` and ``s3://b/x/2/b`` give ``s3://b/x``; one
+    location gives its parent).
+
+    Locations in different buckets share no directory: the first location's parent is returned.
+    """
+    parents = [_parent_parts(uri) for uri in uris]
+    first = parents[0]
+    if any(p[:3] != first[:3] for p in parents):  # "s3:", "", bucket
+        return "/".join(first)
+    length = min(_shared_length(first, other) for other in parents)
+    return "/".join(first[: max(length, 3)])
+
+
+def _parent_parts(uri: str) -> list[str]:
+    parts = uri.rstrip("/").split("/")
+    return parts[:-1] if len(parts) > 3 else parts
+
+
+def _shared_length(a: Sequence[str], b: Sequence[str]) -> int:
+    shared = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        shared += 1
+    return shared
 
 
 def element_location(dataset: Dataset, uri: str) -> str:

@@ -70,7 +70,7 @@ class Dataset:
 
     A *list dataset* (an output ``List[...]``, an array node's gathered outputs) is one dataset whose ``elements``
     are ``(list indices, location)`` pairs in list order (``("0", uri0), ("1", uri1)``; ``0.1`` for a list of
-    lists); its ``uri`` is then the longest common directory of the elements, and ``fields`` the first element's
+    lists); its ``uri`` is then the first element's location, and ``fields`` the first element's
     (``ELEMENT_SCHEMAS_DIFFER`` in ``properties`` says when other elements hold other columns). ``elements`` is
     empty for every other dataset.
     """

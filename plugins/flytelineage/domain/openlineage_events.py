@@ -23,7 +23,7 @@ Facets: ``jobType`` on every job (integration ``FLYTE``, processing type ``BATCH
 ``TASK``); ``parent`` from each node run to the run of the node containing it (subworkflow, dynamic) or else to
 the workflow run, and from a launch-plan child execution to the run of its parent node; ``errorMessage`` on
 failed runs; ``schema`` on datasets with known columns; ``flyteElements`` (see ``FlyteElementsDatasetFacet``) on
-list datasets, whose OpenLineage name is the elements' common directory; ``flyte`` (see ``FlyteRunFacet``) with the
+list datasets, whose OpenLineage name is their first element's location; ``flyte`` (see ``FlyteRunFacet``) with the
 Flyte phase,
 attempt and cache status (a cache hit is a COMPLETE run whose facet says ``cached: true``). START events list the
 inputs; terminal events list inputs and outputs. The Flyte events carry no schedule time, so no ``nominalTime``
@@ -118,7 +118,7 @@ class FlyteRunFacet(RunFacet):
 @attr.define
 class FlyteElementsDatasetFacet(DatasetFacet):
     """The element locations of a list dataset (dataset facet ``flyteElements``): one OpenLineage dataset stands for
-    a list output (a map task's gathered outputs), named after the elements' common directory.
+    a list output (a map task's gathered outputs), named after its first element's location (``Dataset.uri``).
 
     ``count`` is the number of elements; ``locations`` the first ``LISTED_ELEMENTS`` in list order and ``indices``
     their list indices (``3``, or ``0.1`` for a list of lists).

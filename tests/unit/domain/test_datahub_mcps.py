@@ -448,12 +448,12 @@ def test_a_list_dataset_lists_its_first_element_locations_and_the_count(count: i
 
     target = lineage_samples.linear_success().datasets[0]
     elements = tuple((str(i), f"s3://flyte-data/data/{i:02d}/e{i}") for i in range(count))
-    listed = dataclasses.replace(target, uri="s3://flyte-data/data", elements=elements)
+    listed = dataclasses.replace(target, uri=elements[0][1], elements=elements)
     mcps = dataset_mcps(listed, "PROD")
     properties = one(mcps, dataset_urn(listed, "PROD"), "datasetProperties")
     assert isinstance(properties, DatasetPropertiesClass)
     custom = properties.customProperties
-    assert custom["uri"] == "s3://flyte-data/data" and custom["elements"] == str(count)
+    assert custom["uri"] == elements[0][1] and custom["elements"] == str(count)
     shown = {k: v for k, v in custom.items() if k.startswith("element.")}
     assert shown == {f"element.{i}": uri for i, uri in elements[:20]}
     assert custom.get("elements_not_listed") == not_listed

@@ -287,7 +287,7 @@ def test_a_list_output_is_one_dataset_with_every_element_location() -> None:
     listed = by_name["p.d.app.t.o0"]
     assert listed.elements == tuple((str(i), f"s3://b/raw/{i}/e{i}") for i in range(11))  # list order, 2 before 10
     assert (listed.uri, listed.output_name, listed.fields, listed.schema_source) == (
-        "s3://b/raw",
+        "s3://b/raw/0/e0",
         "o0",
         FRAME_FIELDS,
         "parquet_footer",
@@ -337,7 +337,7 @@ def test_a_task_run_by_several_nodes_lists_the_elements_of_the_lowest_node() -> 
         row("node", "SUCCEEDED", node_id="n1", output_uri="s3://b/2.pb", **_task_entity("app.t")),
     ]
     (dataset,) = _resolve(rows, objects).datasets
-    assert (dataset.uri, dataset.elements) == ("s3://b/two/0", (("0", "s3://b/two/0/e0"),))
+    assert (dataset.uri, dataset.elements) == ("s3://b/two/0/e0", (("0", "s3://b/two/0/e0"),))
 
 
 def test_a_list_from_outside_keeps_one_dataset_per_location() -> None:
@@ -352,20 +352,3 @@ def test_a_list_from_outside_keeps_one_dataset_per_location() -> None:
         ("s3:b/raw/0/e0", ()),
         ("s3:b/raw/1/e1", ()),
     ]
-
-
-@pytest.mark.parametrize(
-    ("uris", "expected"),
-    [
-        (["s3://b/x/1/a", "s3://b/x/2/b"], "s3://b/x"),
-        (["s3://b/x/1/a"], "s3://b/x/1"),
-        (["s3://b/x/a/", "s3://b/x/b"], "s3://b/x"),
-        (["s3://b/data/0f/e-n1-n0-0/f", "s3://b/data/5b/e-n1-n1-0/g"], "s3://b/data"),
-        (["s3://b/a", "s3://b/c"], "s3://b"),
-        (["s3://b/x/a", "s3://c/x/a"], "s3://b/x"),  # other buckets: the first element's directory
-    ],
-)
-def test_common_directory(uris: list[str], expected: str) -> None:
-    from flytelineage.domain.execution_lineage import common_directory
-
-    assert common_directory(uris) == expected

@@ -439,7 +439,7 @@ ELEMENTS = (("0", "s3://flyte/raw/a/e0"), ("1", "s3://flyte/raw/b/e1"), ("2", "s
 
 
 def test_a_list_dataset_is_one_table_with_one_partition_per_element() -> None:
-    dataset = ds("app.wf.split", uri="s3://flyte/raw", elements=ELEMENTS)
+    dataset = ds("app.wf.split", elements=ELEMENTS)
     [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)))
     assert table.name == "app_wf_split_o0"
     assert table.table_input["PartitionKeys"] == [
@@ -463,7 +463,7 @@ def test_a_list_dataset_is_one_table_with_one_partition_per_element() -> None:
 
 def test_a_list_of_files_partitions_on_the_directory_of_each_file() -> None:
     elements = (("0", "s3://flyte/raw/a/part.parquet"), ("1", "s3://flyte/raw/b/part.parquet"))
-    dataset = ds("app.wf.files", uri="s3://flyte/raw", kind="blob", schema_source="parquet_footer", elements=elements)
+    dataset = ds("app.wf.files", kind="blob", schema_source="parquet_footer", elements=elements)
     [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)))
     assert table.table_input["StorageDescriptor"]["Location"] == "s3://flyte/raw/"
     assert [p["StorageDescriptor"]["Location"] for p in table.partitions] == ["s3://flyte/raw/a/", "s3://flyte/raw/b/"]
@@ -501,7 +501,24 @@ def test_lists_that_cannot_be_one_table_are_skipped(dataset: Dataset, reason: st
 
 def test_a_list_with_one_element_outside_read_buckets_is_not_registered() -> None:
     elements = (*ELEMENTS, ("3", "s3://secret-bucket/raw/e3"))
-    dataset = ds("app.l", uri="s3://flyte/raw", elements=elements)
+    dataset = ds("app.l", elements=elements)
     plan = plan_glue_tables([execution("e1", (node("n0", dataset), dataset))], read_buckets=("flyte",))
     assert plan.tables == ()
     assert plan.skipped[0].reason == "location not registered: bucket 'secret-bucket' is not in read_buckets"
+
+
+@pytest.mark.parametrize(
+    ("uris", "expected"),
+    [
+        (["s3://b/x/1/a", "s3://b/x/2/b"], "s3://b/x"),
+        (["s3://b/x/1/a"], "s3://b/x/1"),
+        (["s3://b/x/a/", "s3://b/x/b"], "s3://b/x"),
+        (["s3://b/data/0f/e-n1-n0-0/f", "s3://b/data/5b/e-n1-n1-0/g"], "s3://b/data"),
+        (["s3://b/a", "s3://b/c"], "s3://b"),
+        (["s3://b/x/a", "s3://c/x/a"], "s3://b/x"),  # other buckets: the first element's directory
+    ],
+)
+def test_common_directory(uris: list[str], expected: str) -> None:
+    from flytelineage.domain.glue_tables import common_directory
+
+    assert common_directory(uris) == expected

@@ -167,7 +167,7 @@ def _with_a_list_output(count: int) -> tuple[Execution, Dataset]:
     execution = lineage_samples.linear_success()
     target = next(d for d in execution.datasets if d.producer_task)
     elements = tuple((str(i), f"s3://flyte-data/data/{i:02d}/e{i}") for i in range(count))
-    listed = dataclasses.replace(target, uri="s3://flyte-data/data", elements=elements)
+    listed = dataclasses.replace(target, uri=elements[0][1], elements=elements)
     datasets = tuple(sorted(listed if d == target else d for d in execution.datasets))
     return dataclasses.replace(execution, datasets=datasets), listed
 
@@ -177,7 +177,7 @@ def test_a_list_dataset_is_one_openlineage_dataset_with_its_element_locations() 
 
     execution, listed = _with_a_list_output(25)
     events = [json.loads(event_json(e)) for e in build_run_events(execution)]
-    found = [d for e in events for d in [*e.get("inputs", []), *e.get("outputs", [])] if d["name"] == "data"]
+    found = [d for e in events for d in [*e.get("inputs", []), *e.get("outputs", [])] if d["name"] == "data/00/e0"]
     assert found and {d["namespace"] for d in found} == {"s3://flyte-data"}
     facet = found[0]["facets"]["flyteElements"]
     assert facet["count"] == 25

@@ -203,7 +203,7 @@ def test_missing_shard_fails_once_naming_it_and_the_connection(shard: str, bucke
 def list_execution(name: str, count: int, ended_minute: int) -> Execution:
     """A map task whose gathered output ``o0`` (a list dataset) has ``count`` elements under sharded prefixes."""
     elements = tuple((str(i), f"s3://flyte/data/{i:02d}/{name}-n0-{i}/o0") for i in range(count))
-    shards = output("app.wf.score_shard", "s3://flyte/data", elements=elements, layout="directory")
+    shards = output("app.wf.score_shard", elements[0][1], elements=elements, layout="directory")
     return Execution(
         id=ExecutionId(P, D, name),
         workflow_name="app.wf",
