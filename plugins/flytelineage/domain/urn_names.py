@@ -77,7 +77,7 @@ def instance_id(project: str, domain: str, execution: str, node_id: str | None =
 
 
 def flyte_dataset_name(project: str, domain: str, task: str, output: str) -> str:
-    """``P.D.<task>.<output>``: project and domain escaped for dots (task and output keep theirs: ``o0.0``)."""
+    """``P.D.<task>.<output>``: project and domain escaped for dots (task and output keep theirs: ``o1.eu``)."""
     name = ".".join((escape(project, "."), escape(domain, "."), escape(task), escape(output)))
     return capped(name, "\u241f".join((project, domain, task, output)), DATASET_NAME_MAX_BYTES)
 
