@@ -18,9 +18,9 @@ lowest node id in natural order (the other locations stay visible per node only 
 List outputs (``List[...]``, an array node's gathered outputs; ``FoundDataset.element`` set): every element named
 after the same node and variable belongs to one *list dataset* ``P.D.<task name>.<variable path>`` (the path has no
 list index), whose ``elements`` are the element locations in list order and whose ``uri`` is the first element's;
-see ``_list_dataset`` for its schema. A map key stays in the path (``o0.eu``): keys are
-names a user chose, indices are not. Elements nothing in the execution produced (a list passed as a workflow
-input) keep one ``s3`` dataset per location, as any data from outside.
+see ``_list_dataset`` for its schema. A map key stays in the path (``o0.eu``): keys are names a user chose,
+indices are not. Elements nothing in the execution produced (a list passed as a workflow input) keep one ``s3``
+dataset per location, as any data from outside.
 
 Edges come only from data actually passed, never from event order: when node B's inputs contain a URI produced by
 node A, A is upstream of B. Producers that are B itself or B's ancestors are ignored; producers in B's own scope
@@ -436,9 +436,10 @@ def _list_dataset(members: Sequence[Dataset], problems: set[str]) -> Dataset:
     The elements are in list order; ``uri`` is the first element's location (a map task's elements share no useful
     directory: Flyte spreads sub-task outputs over sharded prefixes, so their common directory is usually the
     raw-output root, which every list shares); kind, format, layout and columns are those of the first element whose
-    columns are known (then of the first element). An element with other known
-    columns (or another kind or format) is a problem, and the ``element_schemas`` property says the schemas differ
-    (Glue then registers no table: one table needs one schema).
+    columns are known (then of the first element). An element with other known columns (or another kind or format)
+    is a problem, and the ``element_schemas`` property says the schemas differ (Glue then registers no table: one
+    table needs one schema). Elements whose columns are unknown (a footer that could not be read: a problem of its
+    own) are not compared.
     """
     ordered = sorted(members, key=lambda d: element_order(d.elements[0][0]))
     elements = tuple(d.elements[0] for d in ordered)
