@@ -19,7 +19,7 @@ from openlineage.client.facet_v2 import (
     symlinks_dataset,
 )
 
-from flytelineage.domain.openlineage_events import FlyteRunFacet
+from flytelineage.domain.openlineage_events import FlyteElementsDatasetFacet, FlyteRunFacet
 
 
 def _plain(cls: type, data: dict[str, Any], **nested: Any) -> Any:
@@ -61,6 +61,8 @@ def _dataset_facet(key: str, data: dict[str, Any]) -> Any:
     if key == "symlinks":
         identifiers = [_plain(symlinks_dataset.Identifier, i) for i in data["identifiers"]]
         return _plain(symlinks_dataset.SymlinksDatasetFacet, data, identifiers=identifiers)
+    if key == "flyteElements":
+        return _plain(FlyteElementsDatasetFacet, data)
     raise KeyError(f"unexpected dataset facet {key!r}")
 
 

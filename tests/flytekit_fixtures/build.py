@@ -10,9 +10,11 @@ with the TypeEngine, upload the data under the raw-output prefix and write ``out
 A task that fails leaves ``error.pb`` instead: the build then stops with an error. The only step done here rather
 than by flytekit is what propeller does for an array node: gather the sub-tasks' outputs into one collection.
 
-The manifest lists, per case, the LiteralMap URIs and every dataset the outputs hold (variable path, location,
-declared format), read back from ``outputs.pb`` with flytekit's models and msgpack, so tests can compare the
-project's resolution with it and read the data files themselves.
+The manifest lists, per case, the LiteralMap URIs and every dataset the outputs hold (variable path, list indices,
+location, declared format), read back from ``outputs.pb`` with flytekit's models and msgpack, so tests can compare
+the project's resolution with it and read the data files themselves. The variable path follows the product's naming
+rule (``.<key>`` per map level and dataclass field); list levels add the item's index to ``element`` instead
+(``0``, ``0.1`` for a list of lists), the element of one list dataset.
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ def _run_case(case: Case, root: str, store: Store, made: dict[str, dict[str, Any
         "outputs": outputs,
         "raw_prefix": raw,
         "offloaded": any(lit.HasField("offloaded_metadata") for lit in literal_map.literals.values()),
-        "datasets": sorted(_datasets(literal_map, store), key=lambda d: (d["variable"], d["uri"])),
+        "datasets": sorted(_datasets(literal_map, store), key=lambda d: (d["variable"], d["element"], d["uri"])),
     }
 
 
@@ -191,63 +193,72 @@ def _datasets(literal_map: literals_pb2.LiteralMap, store: Store) -> list[dict[s
     return found
 
 
-def _walk_literal(path: str, literal: literals_pb2.Literal, store: Store, found: list[dict[str, str]]) -> None:
+def _item(element: str, index: int) -> str:
+    return f"{element}.{index}" if element else str(index)
+
+
+def _walk_literal(
+    path: str, literal: literals_pb2.Literal, store: Store, found: list[dict[str, str]], element: str = ""
+) -> None:
     from flytekit.models import literals as models
 
     model = models.Literal.from_flyte_idl(literal)
     if model.offloaded_metadata is not None:
         inner = literals_pb2.Literal.FromString(store.get_bytes(model.offloaded_metadata.uri))
-        _walk_literal(path, inner, store, found)
+        _walk_literal(path, inner, store, found, element)
     elif model.collection is not None:
         for index, item in enumerate(literal.collection.literals):
-            _walk_literal(f"{path}.{index}", item, store, found)
+            _walk_literal(path, item, store, found, _item(element, index))
     elif model.map is not None:
         for key, item in literal.map.literals.items():
-            _walk_literal(f"{path}.{key}", item, store, found)
+            _walk_literal(f"{path}.{key}", item, store, found, element)
     elif model.scalar is not None:
-        _walk_scalar(path, literal.scalar, store, found)
+        _walk_scalar(path, literal.scalar, store, found, element)
 
 
-def _walk_scalar(path: str, scalar: literals_pb2.Scalar, store: Store, found: list[dict[str, str]]) -> None:
+def _walk_scalar(
+    path: str, scalar: literals_pb2.Scalar, store: Store, found: list[dict[str, str]], element: str
+) -> None:
     which = scalar.WhichOneof("value")
     if which == "union":
-        _walk_literal(path, scalar.union.value, store, found)
+        _walk_literal(path, scalar.union.value, store, found, element)
     elif which == "structured_dataset":
         fmt = scalar.structured_dataset.metadata.structured_dataset_type.format
-        found.append(_entry(path, "structured_dataset", scalar.structured_dataset.uri, fmt, store))
+        found.append(_entry(path, element, "structured_dataset", scalar.structured_dataset.uri, fmt, store))
     elif which == "schema":
-        found.append(_entry(path, "schema", scalar.schema.uri, "parquet", store))
+        found.append(_entry(path, element, "schema", scalar.schema.uri, "parquet", store))
     elif which == "blob":
         multipart = scalar.blob.metadata.type.dimensionality == 1
         kind = "multipart_blob" if multipart else "blob"
-        found.append(_entry(path, kind, scalar.blob.uri, scalar.blob.metadata.type.format, store))
+        found.append(_entry(path, element, kind, scalar.blob.uri, scalar.blob.metadata.type.format, store))
     elif which == "binary" and scalar.binary.tag == "msgpack":
-        _walk_plain(path, msgpack.unpackb(scalar.binary.value), store, found)
+        _walk_plain(path, msgpack.unpackb(scalar.binary.value), store, found, element)
 
 
-def _walk_plain(path: str, value: Any, store: Store, found: list[dict[str, str]]) -> None:
+def _walk_plain(path: str, value: Any, store: Store, found: list[dict[str, str]], element: str) -> None:
     """A decoded msgpack value: StructuredDatasets are ``{uri, file_format}``, files/directories ``{path}``."""
     if isinstance(value, dict):
         if isinstance(value.get("uri"), str) and "file_format" in value:
-            found.append(_entry(path, "structured_dataset", value["uri"], value["file_format"], store))
+            found.append(_entry(path, element, "structured_dataset", value["uri"], value["file_format"], store))
         elif isinstance(value.get("path"), str) and "://" in value["path"]:
             uri = value["path"]
             kind = "multipart_blob" if store.fs().isdir(uri) else "blob"
-            found.append(_entry(path, kind, uri, "", store))
+            found.append(_entry(path, element, kind, uri, "", store))
         else:
             for key, item in value.items():
-                _walk_plain(f"{path}.{key}", item, store, found)
+                _walk_plain(f"{path}.{key}", item, store, found, element)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _walk_plain(f"{path}.{index}", item, store, found)
+            _walk_plain(path, item, store, found, _item(element, index))
 
 
-def _entry(path: str, kind: str, uri: str, fmt: str, store: Store) -> dict[str, str]:
+def _entry(path: str, element: str, kind: str, uri: str, fmt: str, store: Store) -> dict[str, str]:
     """The dataset with the data files under it (a single object is its own file), as the store lists them."""
     fs = store.fs()
     fs.invalidate_cache()
     files = [uri] if fs.isfile(uri) else sorted(f"s3://{p}" for p in fs.find(uri))
-    return {"variable": path, "kind": kind, "uri": uri, "format": fmt, "files": files}  # type: ignore[dict-item]
+    entry = {"variable": path, "element": element, "kind": kind, "uri": uri, "format": fmt, "files": files}
+    return entry  # type: ignore[return-value]
 
 
 def main(argv: list[str]) -> int:

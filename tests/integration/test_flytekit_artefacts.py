@@ -190,7 +190,7 @@ def test_reported_datasets_match_the_files(flytekit_artefacts: Artefacts, name: 
             assert [n for n, _ in got.fields] == names, f"{location}: not the CSV header"
         else:
             assert got.fields == () or [n for n, _ in got.fields] == names, f"{location}: not the CSV header"
-        assert got.dataset.variable == entry["variable"]
+        assert (got.dataset.variable, got.dataset.element) == (entry["variable"], entry["element"])
     assert result.problems == (), "spurious problems"
 
 
@@ -216,13 +216,12 @@ def execution(flytekit_artefacts: Artefacts) -> Execution:
 
 
 def _by_location(execution: Execution) -> dict[str, Dataset]:
-    """Every location the execution reports -> its dataset (a collection's element locations map to it too)."""
+    """Every location the execution reports -> its dataset (a list dataset's element locations map to it)."""
     found: dict[str, Dataset] = {}
     for dataset in execution.datasets:
         found[_norm(dataset.uri)] = dataset
-        for _, value in dataset.properties:
-            if value.startswith("s3://"):
-                found.setdefault(_norm(value), dataset)
+        for _, uri in dataset.elements:
+            found[_norm(uri)] = dataset
     return found
 
 
@@ -251,6 +250,65 @@ def test_execution_reports_the_files(flytekit_artefacts: Artefacts, execution: E
         assert problems == [], "spurious problems"
 
 
+# Cases whose outputs hold lists (a map task's gathered outputs included): each list is one dataset.
+LISTS = {"frame_list", "frame_nested", "map_shards", "frame_list_offloaded", "dataclass_bundle"}
+
+
+def test_the_list_cases_are_the_cases_with_list_elements(flytekit_artefacts: Artefacts) -> None:
+    with_elements = {
+        name for name, case in flytekit_artefacts.cases.items() if any(d["element"] for d in case["datasets"])
+    }
+    assert with_elements == LISTS
+
+
+@pytest.mark.parametrize("name", sorted(LISTS))
+def test_a_list_is_one_dataset_holding_every_element_location(
+    flytekit_artefacts: Artefacts, execution: Execution, name: str
+) -> None:
+    case = flytekit_artefacts.case(name)
+    lists: dict[str, list[dict[str, Any]]] = {}
+    for entry in case["datasets"]:
+        if entry["element"]:
+            lists.setdefault(entry["variable"], []).append(entry)
+    task = case["task"]
+    for variable, entries in lists.items():
+        [dataset] = [d for d in execution.datasets if d.producer_task == task and d.output_name == variable]
+        ordered = sorted(entries, key=lambda e: [int(i) for i in e["element"].split(".")])
+        assert dataset.elements == tuple((e["element"], _norm(e["uri"])) for e in ordered), "elements, in list order"
+        assert dataset.name == f"flytesnacks.development.{task}.{variable}"
+        assert dataset.uri == _norm(ordered[0]["uri"])
+        kind, columns = file_truth(ordered[0]["files"])
+        assert tuple((f.name, f.type) for f in dataset.fields) == columns, "the first element's footer"
+        if all(file_truth(e["files"]) == (kind, columns) for e in ordered):
+            assert "element_schemas" not in dict(dataset.properties)
+        else:
+            assert dict(dataset.properties)["element_schemas"] == "differ"
+    node = next(n for n in execution.nodes if n.task and n.task.name == task)
+    assert sorted(u.variable for u in node.outputs) == sorted({e["variable"] for e in case["datasets"]})
+
+
 def test_execution_has_no_problem_outside_the_cases(flytekit_artefacts: Artefacts, execution: Execution) -> None:
     locations = {_norm(d["uri"]) for c in flytekit_artefacts.cases.values() for d in c["datasets"]}
     assert [p for p in execution.problems if not any(loc in p for loc in locations)] == []
+
+
+def test_a_list_is_one_glue_table_with_one_partition_per_element(
+    flytekit_artefacts: Artefacts, execution: Execution
+) -> None:
+    from flytelineage.domain.glue_tables import plan_glue_tables
+
+    plan = plan_glue_tables([execution])
+    tables = {t.table_input["Parameters"]["flyte.dataset"]: t for t in plan.tables}
+    for name in sorted(LISTS):
+        case = flytekit_artefacts.case(name)
+        for variable in sorted({e["variable"] for e in case["datasets"] if e["element"]}):
+            table = tables[f"flytesnacks.development.{case['task']}.{variable}"]
+            entries = [e for e in case["datasets"] if e["variable"] == variable]
+            assert [k["Name"] for k in table.table_input["PartitionKeys"]] == ["element"]
+            assert {p["Values"][0]: p["StorageDescriptor"]["Location"] for p in table.partitions} == {
+                e["element"]: _norm(e["uri"]) + "/" for e in entries
+            }
+            for partition in table.partitions:
+                assert partition["StorageDescriptor"]["Location"].startswith(
+                    table.table_input["StorageDescriptor"]["Location"]
+                )

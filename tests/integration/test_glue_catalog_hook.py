@@ -303,3 +303,128 @@ def test_aws_errors_keep_their_message_and_cause(hook: GlueTablesHook, unique_na
 def test_max_versions_must_be_positive(hook: GlueTablesHook, database: str) -> None:
     with pytest.raises(ConfigurationError, match="glue_max_versions"):
         hook.upsert_table(database, run_of("e1", V1, database).table_input, versioning=True, max_versions=0)
+
+
+# ---- partitions of a list dataset's table (issue 10 point 8) -------------------------------------------------------
+
+
+def list_run_of(name: str, count: int, database: str) -> GlueTable:
+    """The table of a run ``name`` whose list output ``o0`` has ``count`` elements, each under its own prefix."""
+    elements = tuple((str(i), f"s3://flyte/data/{i % 7}/{name}-n0-0/e{i}") for i in range(count))
+    dataset = Dataset(
+        platform="flyte",
+        name=f"{P}.{D}.{TASK}.o0",
+        uri=elements[0][1],
+        kind="structured_dataset",
+        format="parquet",
+        fields=V1,
+        producer_task=TASK,
+        output_name="o0",
+        project=P,
+        domain=D,
+        layout="directory",
+        elements=elements,
+    )
+    node = NodeRun(
+        node_id="n0",
+        kind="array",
+        phase="SUCCEEDED",
+        result="SUCCESS",
+        task=TaskRef(P, D, TASK),
+        outputs=(DatasetUse("o0", dataset.key),),
+    )
+    execution = Execution(
+        id=ExecutionId(P, D, name),
+        workflow_name="app.wf",
+        phase="SUCCEEDED",
+        ended_at=datetime(2024, 5, 1, tzinfo=UTC),
+        nodes=(node,),
+        datasets=(dataset,),
+    )
+    [table] = build_table_inputs(execution, database_override=database)
+    return table
+
+
+def stored_partitions(glue_client: Any, database: str, name: str) -> dict[str, tuple[str, str]]:
+    """Element index -> (location, element uri) of every partition Glue holds for the table (all pages)."""
+    found: dict[str, tuple[str, str]] = {}
+    for page in glue_client.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=name):
+        for p in page["Partitions"]:
+            found[p["Values"][0]] = (p["StorageDescriptor"]["Location"], p["Parameters"]["flyte.element_uri"])
+    return found
+
+
+def expected_partitions(table: GlueTable) -> dict[str, tuple[str, str]]:
+    return {
+        p["Values"][0]: (p["StorageDescriptor"]["Location"], p["Parameters"]["flyte.element_uri"])
+        for p in table.partitions
+    }
+
+
+def test_partitions_are_created_then_left_alone(hook: GlueTablesHook, glue_client: Any, database: str) -> None:
+    table = list_run_of("e1", 3, database)
+    hook.upsert_table(database, table.table_input, versioning=False)
+    assert hook.sync_partitions(database, table.name, table.partitions) == {"created": 3, "updated": 0, "deleted": 0}
+    stored = glue_client.get_table(DatabaseName=database, Name=table.name)["Table"]
+    assert [k["Name"] for k in stored["PartitionKeys"]] == ["element"]
+    assert stored_partitions(glue_client, database, table.name) == {
+        "0": ("s3://flyte/data/0/e1-n0-0/e0/", "s3://flyte/data/0/e1-n0-0/e0"),
+        "1": ("s3://flyte/data/1/e1-n0-0/e1/", "s3://flyte/data/1/e1-n0-0/e1"),
+        "2": ("s3://flyte/data/2/e1-n0-0/e2/", "s3://flyte/data/2/e1-n0-0/e2"),
+    }
+    assert hook.sync_partitions(database, table.name, table.partitions) == {"created": 0, "updated": 0, "deleted": 0}
+
+
+def test_the_next_run_replaces_the_partitions(hook: GlueTablesHook, glue_client: Any, database: str) -> None:
+    first, second = list_run_of("e1", 4, database), list_run_of("e2", 2, database)
+    hook.upsert_table(database, first.table_input, versioning=False)
+    hook.sync_partitions(database, first.name, first.partitions)
+    hook.upsert_table(database, second.table_input, versioning=False)
+    assert hook.sync_partitions(database, second.name, second.partitions) == {
+        "created": 0,
+        "updated": 2,
+        "deleted": 2,
+    }
+    assert stored_partitions(glue_client, database, second.name) == expected_partitions(second)
+
+
+def test_partitions_are_written_and_deleted_in_batches_glue_accepts(
+    hook: GlueTablesHook, glue_client: Any, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = hook.get_conn()
+    calls: list[tuple[str, int]] = []
+    for operation, key in [
+        ("batch_create_partition", "PartitionInputList"),
+        ("batch_delete_partition", "PartitionsToDelete"),
+    ]:
+        original = getattr(client, operation)
+
+        def recording(original: Any = original, operation: str = operation, key: str = key, **request: Any) -> Any:
+            calls.append((operation, len(request[key])))
+            return original(**request)
+
+        monkeypatch.setattr(client, operation, recording)
+    big, small = list_run_of("e1", 130, database), list_run_of("e1", 99, database)
+    hook.upsert_table(database, big.table_input, versioning=False)
+    hook.sync_partitions(database, big.name, big.partitions)
+    hook.sync_partitions(database, small.name, small.partitions)
+    assert calls == [
+        ("batch_create_partition", 100),
+        ("batch_create_partition", 30),
+        ("batch_delete_partition", 25),
+        ("batch_delete_partition", 6),
+    ]
+    assert stored_partitions(glue_client, database, small.name) == expected_partitions(small)
+
+
+def test_a_refused_partition_is_an_error_with_the_aws_code(
+    hook: GlueTablesHook, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = list_run_of("e1", 2, database)
+    hook.upsert_table(database, table.table_input, versioning=False)
+    refusal = {"Errors": [{"PartitionValues": ["1"], "ErrorDetail": {"ErrorCode": "ThrottlingException"}}]}
+    monkeypatch.setattr(hook.get_conn(), "batch_create_partition", lambda **_: refusal)
+    with pytest.raises(TargetError, match="ThrottlingException") as raised:
+        hook.sync_partitions(database, table.name, table.partitions)
+    assert isinstance(raised.value.__cause__, ClientError)
+    assert raised.value.__cause__.response["Error"]["Code"] == "ThrottlingException"

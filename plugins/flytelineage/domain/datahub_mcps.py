@@ -14,7 +14,9 @@ Naming follows DESIGN.md section 5 (``cluster`` is ``env`` lowercased):
 - ``dataJobInputOutput`` is written only for tasks that have a ``Job`` (at least one successful node): an upsert
   replaces the whole aspect, and a failed run must not erase the edges a successful run established.
 - Datasets: ``make_dataset_urn(platform, name, env)`` with the platform and name the model resolved (``flyte`` +
-  ``P.D.<task>.<output>`` or ``s3`` + ``<bucket>/<key>``).
+  ``P.D.<task>.<output>`` or ``s3`` + ``<bucket>/<key>``). A list dataset (one per list output) lists its element
+  locations in ``customProperties`` (``element_properties``: the count and the first ``LISTED_ELEMENTS``); its
+  ``uri`` property is the first element's location.
 - DataProcessInstances: ids ``P-D-<execution>`` (workflow run, template = the DataFlow) and
   ``P-D-<execution>-<node id>`` (template = the task's DataJob, parent instance = the workflow run), urns computed by
   the SDK's ``DataProcessInstance(id, orchestrator="flyte", cluster=cluster)``. Nodes of kind ``start``/``end`` are
@@ -83,7 +85,16 @@ from datahub.metadata.schema_classes import (
 )
 
 from flytelineage.domain.flyte_console_links import execution_url, node_url
-from flytelineage.domain.lineage_model import Attempt, Dataset, Execution, Job, NodeRun, SchemaField, TaskRef
+from flytelineage.domain.lineage_model import (
+    LISTED_ELEMENTS,
+    Attempt,
+    Dataset,
+    Execution,
+    Job,
+    NodeRun,
+    SchemaField,
+    TaskRef,
+)
 from flytelineage.domain.urn_names import (
     DATASET_NAME_MAX_BYTES,
     field_name,
@@ -227,6 +238,7 @@ def dataset_mcps(dataset: Dataset, env: str) -> list[MetadataChangeProposalWrapp
         output_name=dataset.output_name,
     )
     properties.update(_present(**dict(dataset.properties)))
+    properties.update(element_properties(dataset))
     display = f"{dataset.producer_task}.{dataset.output_name}" if dataset.producer_task else dataset.name
     mcps = [
         Mcp(
@@ -238,6 +250,19 @@ def dataset_mcps(dataset: Dataset, env: str) -> list[MetadataChangeProposalWrapp
     if dataset.fields:
         mcps.append(Mcp(entityUrn=urn, aspect=schema_metadata(dataset)))
     return mcps
+
+
+def element_properties(dataset: Dataset) -> dict[str, str]:
+    """A list dataset's element locations as custom properties: ``elements`` (the count), ``element.<indices>`` for
+    the first ``LISTED_ELEMENTS`` in list order, and ``elements_not_listed`` (the rest, when there are more)."""
+    if not dataset.is_list:
+        return {}
+    listed = dataset.elements[:LISTED_ELEMENTS]
+    properties = {"elements": str(len(dataset.elements))}
+    properties.update({f"element.{index}": uri for index, uri in listed})
+    if len(dataset.elements) > len(listed):
+        properties["elements_not_listed"] = str(len(dataset.elements) - len(listed))
+    return properties
 
 
 def schema_metadata(dataset: Dataset) -> SchemaMetadataClass:

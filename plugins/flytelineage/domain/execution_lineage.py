@@ -16,6 +16,13 @@ original run's data, and naming by task and output variable makes it the same lo
 When a task runs in several nodes, their outputs share one logical dataset; its ``uri`` is the one written by the
 lowest node id in natural order (the other locations stay visible per node only through the LiteralMaps).
 
+List outputs (``List[...]``, an array node's gathered outputs; ``FoundDataset.element`` set): every element named
+after the same node and variable belongs to one *list dataset* ``P.D.<task name>.<variable path>`` (the path has no
+list index), whose ``elements`` are the element locations in list order and whose ``uri`` is the first element's;
+see ``_list_dataset`` for its schema. A map key stays in the path (``o0.eu``): keys are names a user chose,
+indices are not. Elements nothing in the execution produced (a list passed as a workflow input) keep one ``s3``
+dataset per location, as any data from outside.
+
 Edges come only from data actually passed, never from event order: when node B's inputs contain a URI produced by
 node A, A is upstream of B. Producers that are B itself or B's ancestors are ignored; producers in B's own scope
 (same ``parent_node_id`` and ``retry_group``) are preferred (a node after a subworkflow depends on the subworkflow
@@ -45,6 +52,8 @@ from flytelineage.domain.arrow_schema_fields import declared_mismatches, describ
 from flytelineage.domain.execution_graph import ExecutionGraph, build_graph, parent_links
 from flytelineage.domain.execution_grouping import iter_execution_slices
 from flytelineage.domain.lineage_model import (
+    ELEMENT_SCHEMAS,
+    ELEMENT_SCHEMAS_DIFFER,
     Dataset,
     DatasetUse,
     Execution,
@@ -60,6 +69,7 @@ from flytelineage.domain.literal_datasets import (
     LiteralRef,
     ObjectReader,
     ReadOutcome,
+    element_order,
     find_datasets,
     read_data_schemas,
     read_literal_maps,
@@ -184,7 +194,7 @@ def assemble_execution(
     wf_out = _side(graph.outputs, graph.output_types, maps, footers, problems, found)
     by_id = {n.node_id: n for n in graph.nodes}
     producers = _producers(graph.nodes, sides_out)
-    datasets = _name_datasets(graph.id, by_id, producers, sides_in, sides_out, wf_in, wf_out)
+    datasets = _name_datasets(graph.id, producers, sides_in, sides_out, wf_in, wf_out, problems)
     nodes = tuple(
         _with_edges(n, sides_in[n.node_id], sides_out[n.node_id], datasets, producers, by_id) for n in graph.nodes
     )
@@ -277,10 +287,11 @@ def _footer_is_truth(
 
 @dataclass(frozen=True)
 class _Named:
-    """A dataset URI and the logical dataset it belongs to."""
+    """A dataset URI and the logical dataset it belongs to (``node_id``: the naming producer, if any)."""
 
     uri_key: str
     dataset: Dataset
+    node_id: str | None = None
 
 
 def _producers(nodes: Sequence[NodeRun], sides_out: Mapping[str, _Side]) -> dict[str, list[tuple[NodeRun, str]]]:
@@ -328,12 +339,12 @@ def _when(node: NodeRun) -> datetime:
 
 def _name_datasets(
     execution_id: ExecutionId,
-    by_id: Mapping[str, NodeRun],
     producers: Mapping[str, list[tuple[NodeRun, str]]],
     sides_in: Mapping[str, _Side],
     sides_out: Mapping[str, _Side],
     wf_in: _Side,
     wf_out: _Side,
+    problems: set[str],
 ) -> dict[str, _Named]:
     """Every dataset URI of the execution -> its logical dataset (see the module docstring)."""
     found: dict[str, list[FoundDataset]] = {}
@@ -344,23 +355,32 @@ def _name_datasets(
     for node_id, side in sides_in.items():
         for dataset in side.datasets:
             consumers.setdefault(dataset.uri, set()).add(node_id)
+    elements: dict[tuple[str, str], str] = {
+        (dataset.uri, node_id): dataset.element
+        for node_id, side in sides_out.items()
+        for dataset in side.datasets
+        if dataset.element
+    }
     named: dict[str, _Named] = {}
     for uri in sorted(found):
         passed = frozenset(consumers.get(uri, ()))
-        named[uri] = _Named(uri, _dataset_for(execution_id, uri, found[uri], producers.get(uri, []), passed))
-    return _merge_same_key(named, producers)
+        producer = _naming_producer(producers.get(uri, []), passed)
+        element = elements.get((uri, producer[0].node_id), "") if producer is not None else ""
+        logical = _dataset_for(execution_id, uri, found[uri], producer, element)
+        named[uri] = _Named(uri, logical, producer[0].node_id if producer is not None else None)
+    return _merge_same_key(named, producers, problems)
 
 
 def _dataset_for(
     execution_id: ExecutionId,
     uri: str,
     seen: Sequence[FoundDataset],
-    producers: Sequence[tuple[NodeRun, str]],
-    passed_through: frozenset[str] = frozenset(),
+    producer: tuple[NodeRun, str] | None,
+    element: str = "",
 ) -> Dataset:
+    """The dataset at ``uri``, named after ``producer``; an ``element`` of a list output is that list's dataset."""
     with_fields = [d for d in seen if d.fields]
     best = min(with_fields or seen, key=lambda d: (_SOURCE_RANK.get(d.schema_source, 9), d.variable))
-    producer = _naming_producer(producers, passed_through)
     common: dict[str, Any] = {
         "uri": uri,
         "kind": best.kind,
@@ -376,14 +396,28 @@ def _dataset_for(
         node, variable = producer
         assert node.task is not None
         name = flyte_dataset_name(execution_id.project, execution_id.domain, node.task.name, variable)
-        return Dataset(platform="flyte", name=name, producer_task=node.task.name, output_name=variable, **common)
+        elements = ((element, uri),) if element else ()
+        return Dataset(
+            platform="flyte",
+            name=name,
+            producer_task=node.task.name,
+            output_name=variable,
+            elements=elements,
+            **common,
+        )
     parts = urlsplit(uri)
     location = f"{parts.netloc}{parts.path}".rstrip("/")
     return Dataset(platform=parts.scheme or "file", name=location, **common)
 
 
-def _merge_same_key(named: dict[str, _Named], producers: Mapping[str, list[tuple[NodeRun, str]]]) -> dict[str, _Named]:
-    """One ``Dataset`` per logical key: location from the lowest producing node id, first schema found."""
+def _merge_same_key(
+    named: dict[str, _Named], producers: Mapping[str, list[tuple[NodeRun, str]]], problems: set[str]
+) -> dict[str, _Named]:
+    """One ``Dataset`` per logical key: location from the lowest producing node id, first schema found.
+
+    A list output's elements (all URIs named after the same node and variable) become one list dataset
+    (``_list_dataset``); when a task ran in several nodes, the lowest node's elements are the list.
+    """
     by_key: dict[str, list[_Named]] = {}
     for item in named.values():
         by_key.setdefault(item.dataset.key, []).append(item)
@@ -396,13 +430,48 @@ def _merge_same_key(named: dict[str, _Named], producers: Mapping[str, list[tuple
             )
         )
         chosen = items[0].dataset
-        if not chosen.fields:
+        members = [i.dataset for i in items if i.dataset.elements and i.node_id == items[0].node_id]
+        if members:
+            chosen = _list_dataset(members, problems)
+        elif not chosen.fields:
             donor = next((i.dataset for i in items if i.dataset.fields), None)
             if donor is not None:
                 chosen = replace(chosen, fields=donor.fields, schema_source=donor.schema_source)
         for item in items:
-            merged[item.uri_key] = _Named(item.uri_key, chosen)
+            merged[item.uri_key] = _Named(item.uri_key, chosen, item.node_id)
     return merged
+
+
+def _list_dataset(members: Sequence[Dataset], problems: set[str]) -> Dataset:
+    """One list dataset from its elements (one ``Dataset`` per element location, all with one key).
+
+    The elements are in list order; ``uri`` is the first element's location (a map task's elements share no useful
+    directory: Flyte spreads sub-task outputs over sharded prefixes, so their common directory is usually the
+    raw-output root, which every list shares); kind, format, layout and columns are those of the first element whose
+    columns are known (then of the first element). An element with other known columns (or another kind or format)
+    is a problem, and the ``element_schemas`` property says the schemas differ (Glue then registers no table: one
+    table needs one schema). Elements whose columns are unknown (a footer that could not be read: a problem of its
+    own) are not compared.
+    """
+    ordered = sorted(members, key=lambda d: element_order(d.elements[0][0]))
+    elements = tuple(d.elements[0] for d in ordered)
+    first = next((d for d in ordered if d.fields), ordered[0])
+    shape = (first.kind, first.format, first.fields)
+    differing = [d.elements[0][0] for d in ordered if d.fields and (d.kind, d.format, d.fields) != shape]
+    properties = dict(first.properties)
+    if differing:
+        shown = ", ".join(differing[:5]) + (f" and {len(differing) - 5} more" if len(differing) > 5 else "")
+        problems.add(
+            f"list dataset {first.key}: elements {shown} hold other columns than element {first.elements[0][0]} "
+            f"({first.elements[0][1]}), whose columns are used; no Glue table is registered for it"
+        )
+        properties[ELEMENT_SCHEMAS] = ELEMENT_SCHEMAS_DIFFER
+    return replace(
+        first,
+        uri=elements[0][1],
+        elements=elements,
+        properties=tuple(sorted(properties.items())),
+    )
 
 
 def _lowest_node(producers: Sequence[tuple[NodeRun, str]]) -> tuple[tuple[int, int, str], ...]:

@@ -33,6 +33,18 @@ table skips that line; a CSV whose header could not be read is skipped, never re
 format ``json`` get a text table, with columns when they are known.
 Everything else is skipped with a reason for the caller to log.
 
+List datasets (one per list output, e.g. a map task's gathered outputs; ``Dataset.elements``) get one table
+partitioned by ``element`` (a ``string`` partition key: the element's list indices, ``0``, ``1``... or ``0.1`` for a
+list of lists), with one partition per element at the element's location (its directory; a single file: the
+directory holding it), each with the table's storage descriptor. The table location is the elements' common
+directory (for a map task, whose sub-task outputs Flyte spreads over sharded prefixes, often the raw-output root):
+engines read the partitions' locations, never the table's. ``GlueTable.partitions`` is the complete set: the
+target replaces the partitions of the previous run with it (an index the new run does not have is deleted), also
+when table versions are kept (Glue does not version partitions). A list is skipped, with the reason, when its
+elements hold different columns (the ``element_schemas`` property: one table has one schema; DataHub and
+OpenLineage still describe it with the first element's columns), when two elements share one location, when a
+column is named ``element``, or when any element's location is refused (``location_policy``).
+
 Arrow to Hive types: see ``arrow_to_hive``.
 """
 
@@ -41,12 +53,19 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flytelineage.domain.lineage_model import Dataset, Execution, NodeRun, SchemaField
+from flytelineage.domain.lineage_model import (
+    ELEMENT_SCHEMAS,
+    ELEMENT_SCHEMAS_DIFFER,
+    Dataset,
+    Execution,
+    NodeRun,
+    SchemaField,
+)
 from flytelineage.domain.location_policy import location_problem
 from flytelineage.errors import TargetError
 
@@ -69,13 +88,22 @@ class GlueTypeError(TargetError):
     """An Arrow type has no Hive equivalent usable by Glue and Athena; the dataset is skipped."""
 
 
+PARTITION_KEY = "element"
+"""The partition key of a list dataset's table: the element's list indices (``string``)."""
+
+
 @dataclass(frozen=True)
 class GlueTable:
-    """One table to register: the database, the table name and the Glue ``TableInput`` (``Name`` included)."""
+    """One table to register: the database, the table name and the Glue ``TableInput`` (``Name`` included).
+
+    ``partitions`` are the Glue ``PartitionInput`` dicts of a list dataset's table, one per element, in list order
+    (the whole set: partitions the table has beyond them are removed); empty for every other table.
+    """
 
     database: str
     name: str
     table_input: dict[str, Any]
+    partitions: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, order=True)
@@ -349,10 +377,51 @@ def storage_format(dataset: Dataset) -> str:
 
 def table_location(dataset: Dataset) -> str:
     """The directory URI a table reads (always ending in ``/``): the URI, or the parent of a single file (a
-    single-file blob, or a structured dataset whose URI turned out to be one object)."""
-    uri = dataset.uri
+    single-file blob, or a structured dataset whose URI turned out to be one object); for a list dataset, the
+    ``common_directory`` of its elements."""
+    if dataset.is_list:
+        return _directory(common_directory([uri for _, uri in dataset.elements]))
+    return element_location(dataset, dataset.uri)
+
+
+def common_directory(uris: Sequence[str]) -> str:
+    """The longest directory holding every location of ``uris`` (a list's table location): the common prefix, by
+    path component, of their parent directories (``s3://b/x/1/a`` and ``s3://b/x/2/b`` give ``s3://b/x``; one
+    location gives its parent).
+
+    Locations in different buckets share no directory: the first location's parent is returned.
+    """
+    parents = [_parent_parts(uri) for uri in uris]
+    first = parents[0]
+    if any(p[:3] != first[:3] for p in parents):  # "s3:", "", bucket
+        return "/".join(first)
+    length = min(_shared_length(first, other) for other in parents)
+    return "/".join(first[: max(length, 3)])
+
+
+def _parent_parts(uri: str) -> list[str]:
+    parts = uri.rstrip("/").split("/")
+    return parts[:-1] if len(parts) > 3 else parts
+
+
+def _shared_length(a: Sequence[str], b: Sequence[str]) -> int:
+    shared = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        shared += 1
+    return shared
+
+
+def element_location(dataset: Dataset, uri: str) -> str:
+    """The directory holding the data at ``uri`` (a dataset's or one of its elements'), ending in ``/``: ``uri``
+    itself, or its parent when the data is one file (``kind`` and ``layout`` are those of the elements)."""
     if dataset.kind == "blob" or dataset.layout == "file":
         uri = uri.rstrip("/").rsplit("/", 1)[0]
+    return _directory(uri)
+
+
+def _directory(uri: str) -> str:
     return uri if uri.endswith("/") else uri + "/"
 
 
@@ -428,7 +497,7 @@ def plan_glue_tables(
     tables: dict[tuple[str, str], GlueTable] = {}
     skipped: set[SkippedDataset] = set()
     for c in candidates:
-        if problem := location_problem(table_location(c.dataset), read_buckets):
+        if problem := _location_problem(c.dataset, read_buckets):
             skipped.add(SkippedDataset(c.dataset.key, c.execution.id.key, f"location not registered: {problem}"))
             continue
         try:
@@ -436,6 +505,15 @@ def plan_glue_tables(
         except GlueTypeError as e:
             skipped.add(SkippedDataset(c.dataset.key, c.execution.id.key, str(e)))
     return GluePlan(tables=tuple(tables[k] for k in sorted(tables)), skipped=tuple(sorted(skipped)))
+
+
+def _location_problem(dataset: Dataset, read_buckets: Collection[str]) -> str | None:
+    """Why the table's location, or one of a list's element locations, may not be registered (None: all may)."""
+    locations = [table_location(dataset), *(element_location(dataset, uri) for _, uri in dataset.elements)]
+    for location in locations:
+        if problem := location_problem(location, read_buckets):
+            return problem
+    return None
 
 
 def build_table_inputs(execution: Execution, *, database_override: str | None = None) -> list[GlueTable]:
@@ -457,15 +535,52 @@ def _glue_table(c: _Candidate) -> GlueTable:
             "Parameters": dict(storage["SerdeInfo"]["Parameters"]),
         },
     }
+    partitions = _partitions(c.dataset, descriptor) if c.dataset.is_list else ()
     table_input = {
         "Name": c.table,
         "Description": _description(c),
         "TableType": "EXTERNAL_TABLE",
         "Parameters": _table_parameters(c, fmt),
         "StorageDescriptor": descriptor,
-        "PartitionKeys": [],
+        "PartitionKeys": [_PARTITION_COLUMN] if c.dataset.is_list else [],
     }
-    return GlueTable(database=c.database, name=c.table, table_input=table_input)
+    return GlueTable(database=c.database, name=c.table, table_input=table_input, partitions=partitions)
+
+
+_PARTITION_COLUMN = {
+    "Name": PARTITION_KEY,
+    "Type": "string",
+    "Comment": "list indices of the element (0, 1, ...; 0.1 for a list of lists)",
+}
+
+
+def _partitions(dataset: Dataset, descriptor: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """One ``PartitionInput`` per element of a list dataset: the table's storage descriptor at the element's
+    location. Raises ``GlueTypeError`` when the list cannot be one partitioned table."""
+    if dict(dataset.properties).get(ELEMENT_SCHEMAS) == ELEMENT_SCHEMAS_DIFFER:
+        raise GlueTypeError(
+            "list dataset whose elements hold different columns (see the execution's problems); one Glue table "
+            "has one schema. Return elements with the same columns to get a table."
+        )
+    if any(column["Name"] == PARTITION_KEY for column in descriptor["Columns"]):
+        raise GlueTypeError(
+            f"list dataset with a column named {PARTITION_KEY!r}, the partition key of a list's table. Rename the "
+            "column in the task to get a Glue table."
+        )
+    locations = [element_location(dataset, uri) for _, uri in dataset.elements]
+    if len(set(locations)) < len(locations):
+        raise GlueTypeError(
+            "list dataset whose elements share a directory, so partitions would read each other's data. Write each "
+            "element under its own prefix (Flyte's default) to get a Glue table."
+        )
+    return tuple(
+        {
+            "Values": [index],
+            "StorageDescriptor": {**descriptor, "Location": location},
+            "Parameters": {"flyte.element_uri": uri},
+        }
+        for (index, uri), location in zip(dataset.elements, locations, strict=True)
+    )
 
 
 def _description(c: _Candidate) -> str:
@@ -485,5 +600,6 @@ def _table_parameters(c: _Candidate, fmt: str) -> dict[str, str]:
         "flyte.dataset": c.dataset.name,
         "flyte.dataset_uri": c.dataset.uri,
         "flyte.schema_source": c.dataset.schema_source,
+        **({"flyte.elements": str(len(c.dataset.elements))} if c.dataset.is_list else {}),
         **_EXTRA_TABLE_PARAMETERS.get(fmt, {}),
     }

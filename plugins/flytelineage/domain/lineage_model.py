@@ -8,6 +8,9 @@ builds from the same events compare equal and serialize to the same bytes.
 Serialization (``execution_to_dict`` / ``execution_from_dict``) is the persisted ``executions/`` format; bump
 ``LINEAGE_FORMAT_VERSION`` on any incompatible change. Adding an optional field with a default (as ``principal`` and
 ``labels`` were) is compatible both ways: older shards read with the default, older readers ignore the key.
+``Dataset.elements`` is written only when it is not empty (``_OMITTED_WHEN_EMPTY``): shards without list datasets
+are byte-identical to those of earlier versions, older shards read with no elements; a reader from before list
+datasets refuses a dataset that has them (an unknown key), so do not roll back over shards that hold them.
 """
 
 from __future__ import annotations
@@ -64,7 +67,13 @@ class Dataset:
     ``schema_source`` says where ``fields`` came from: ``literal_type``, ``parquet_footer`` or ``none``.
     ``layout`` is ``file`` or ``directory`` when the data was looked at (a structured dataset whose URI is one
     object is a ``file``), else empty. ``properties`` are sorted ``(name, value)`` facts for documentation (declared
-    columns, element locations of a collection).
+    columns, ``element_schemas``).
+
+    A *list dataset* (an output ``List[...]``, an array node's gathered outputs) is one dataset whose ``elements``
+    are ``(list indices, location)`` pairs in list order (``("0", uri0), ("1", uri1)``; ``0.1`` for a list of
+    lists); its ``uri`` is then the first element's location, and ``fields`` the first element's
+    (``ELEMENT_SCHEMAS_DIFFER`` in ``properties`` says when other elements hold other columns). ``elements`` is
+    empty for every other dataset.
     """
 
     platform: str
@@ -80,11 +89,26 @@ class Dataset:
     domain: str = ""
     layout: str = ""
     properties: tuple[tuple[str, str], ...] = ()
+    elements: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
         """Identity of the dataset inside a lineage graph."""
         return f"{self.platform}:{self.name}"
+
+    @property
+    def is_list(self) -> bool:
+        """True for a list dataset (its data is in ``elements``)."""
+        return bool(self.elements)
+
+
+ELEMENT_SCHEMAS = "element_schemas"
+"""Property of a list dataset whose elements do not all hold the same columns (value: ``ELEMENT_SCHEMAS_DIFFER``)."""
+ELEMENT_SCHEMAS_DIFFER = "differ"
+
+LISTED_ELEMENTS = 20
+"""How many element locations of a list dataset the targets list (DataHub properties, the OpenLineage facet): the
+first 20 in list order, with the total count; Glue registers every element (one partition each)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -210,11 +234,19 @@ class Execution:
 # ---- serialization -------------------------------------------------------------------------------------------------
 
 
+_OMITTED_WHEN_EMPTY = {"Dataset": ("elements",)}
+"""Fields added after format version 1 that are left out of the serialized form when empty (see the docstring)."""
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.name in _OMITTED_WHEN_EMPTY.get(type(value).__name__, ()) and not getattr(value, f.name))
+        }
     if isinstance(value, tuple | list):
         return [_encode(v) for v in value]
     return value
@@ -293,6 +325,7 @@ def _dataset(data: dict[str, Any]) -> Dataset:
             **data,
             "fields": tuple(_field(f) for f in data.get("fields", ())),
             "properties": tuple((str(k), str(v)) for k, v in data.get("properties", ())),
+            "elements": tuple((str(i), str(u)) for i, u in data.get("elements", ())),
         }
     )
 

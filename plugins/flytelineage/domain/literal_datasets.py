@@ -4,11 +4,14 @@ What counts as a dataset (flyte-events.md section 4): structured datasets (``kin
 directory), legacy schemas (``schema``, a directory of Parquet parts), single-file blobs (``blob``) and multipart
 blobs (``multipart_blob``, a directory), at any depth inside collections and maps, and behind offloaded literals
 (``Literal.offloaded_metadata.uri`` holds a serialized ``core.Literal``). A dataset's variable path is the variable
-name, then ``.<index>`` per collection level and ``.<key>`` per map level. ``Optional``/``Union`` values
-(``scalar.union``) are walked with the type of the stored variant. Dataclasses and pydantic models (``scalar.binary``
-with tag ``msgpack``, or the older ``scalar.generic`` Struct) are decoded and searched for flytekit's serialized
-StructuredDataset (``{"uri", "file_format"}``) and FlyteFile/FlyteDirectory (``{"path"}``) values at any depth,
-their path continuing with ``.<field>`` / ``.<index>``.
+name, then ``.<key>`` per map level. Collection levels add nothing to the path: a dataset reached through a list is
+an *element* of the list dataset of that path, and ``FoundDataset.element`` holds its list indices (``3``, or
+``0.1`` for a list of lists); list indices carry no meaning across runs, map keys are names a user chose.
+``Optional``/``Union`` values (``scalar.union``) are walked with the type of the stored variant. Dataclasses and
+pydantic models (``scalar.binary`` with tag ``msgpack``, or the older ``scalar.generic`` Struct) are decoded and
+searched for flytekit's serialized StructuredDataset (``{"uri", "file_format"}``) and FlyteFile/FlyteDirectory
+(``{"path"}``) values at any depth, their path continuing with ``.<field>``; a list inside them follows the same rule
+as a collection (its items are elements, the path does not change).
 
 Every component of a variable path (variable name, key, field, index) is escaped by ``urn_names.path_component``
 when the path is built: a key ``x.y`` is ``x%2Ey``, so it never reads as a map ``x`` holding ``y``.
@@ -104,6 +107,8 @@ class FoundDataset:
     layout: str = ""
     """``file``, ``directory``, or ``unknown`` (a dataclass ``path``: the footer phase decides); empty = by kind."""
     properties: tuple[tuple[str, str], ...] = ()
+    element: str = ""
+    """The list indices (``.``-joined, outermost first) of a dataset found inside a collection; empty = not in one."""
 
 
 @dataclass(frozen=True)
@@ -237,33 +242,47 @@ def find_datasets(
     for name in sorted(literal_map.literals):
         declared = (interface or {}).get(name)
         _walk(path_component(name), literal_map.literals[name], declared, found)
-    return sorted(found, key=lambda d: (d.variable, d.uri))
+    return sorted(found, key=lambda d: (d.variable, element_order(d.element), d.uri))
+
+
+def element_order(element: str) -> tuple[int, ...]:
+    """Sort key of an ``element`` (list indices): numeric, outermost first (``2`` before ``10``); none sorts first."""
+    return tuple(int(part) for part in element.split(".")) if element else ()
 
 
 def _walk(
-    path: str, lit: literals_pb2.Literal, declared: types_pb2.LiteralType | None, found: list[FoundDataset]
+    path: str,
+    lit: literals_pb2.Literal,
+    declared: types_pb2.LiteralType | None,
+    found: list[FoundDataset],
+    element: str = "",
 ) -> None:
     which = lit.WhichOneof("value")
     if which == "collection":
         item_type = declared.collection_type if declared is not None and declared.HasField("collection_type") else None
         for index, item in enumerate(lit.collection.literals):
-            _walk(f"{path}.{index}", item, item_type, found)
+            _walk(path, item, item_type, found, _element_of(element, index))
     elif which == "map":
         value_type = declared.map_value_type if declared is not None and declared.HasField("map_value_type") else None
         for key in sorted(lit.map.literals):
-            _walk(f"{path}.{path_component(key)}", lit.map.literals[key], value_type, found)
+            _walk(f"{path}.{path_component(key)}", lit.map.literals[key], value_type, found, element)
     elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
         # Optional[...] / Union[...]: the value is wrapped with the type of the variant stored (``Union.type``,
         # flytekit's ``stored_type``)
         union = lit.scalar.union
         stored = union.type if union.HasField("type") else declared
-        _walk(path, union.value, stored, found)
+        _walk(path, union.value, stored, found, element)
     elif which == "scalar" and lit.scalar.WhichOneof("value") in ("binary", "generic"):
-        found.extend(_embedded_datasets(path, lit.scalar))
+        found.extend(_embedded_datasets(path, lit.scalar, element))
     elif which == "scalar":
         dataset = _scalar_dataset(path, lit.scalar, declared)
         if dataset is not None:
-            found.append(dataset)
+            found.append(replace(dataset, element=element) if element else dataset)
+
+
+def _element_of(outer: str, index: int) -> str:
+    """The list indices of an item: the enclosing lists' indices, then its own (``0.1``)."""
+    return f"{outer}.{index}" if outer else str(index)
 
 
 def normalize_location(uri: str) -> str:
@@ -274,13 +293,15 @@ def normalize_location(uri: str) -> str:
     return f"{scheme}://{rest.rstrip('/')}"
 
 
-def _embedded_datasets(path: str, scalar: literals_pb2.Scalar) -> list[FoundDataset]:
+def _embedded_datasets(path: str, scalar: literals_pb2.Scalar, element: str = "") -> list[FoundDataset]:
     """Datasets inside a dataclass / pydantic value: ``binary`` msgpack (flytekit >= 1.14) or ``generic`` Struct.
 
     flytekit serializes a StructuredDataset field as ``{"uri", "file_format"}`` and a FlyteFile / FlyteDirectory
     field as ``{"path"}`` (plus ``metadata`` for files); they may be nested at any depth in dicts and lists.
     A ``path`` does not say whether it is a file or a directory: it is found as a ``blob`` with no format and the
-    footer phase tells which (an existing object is a file).
+    footer phase tells which (an existing object is a file). A list field (``parts: List[StructuredDataset]``) is a
+    collection like any other: its items are elements of one list dataset ``<path>.parts``, so a dataclass holding
+    N parts gives one dataset, not N (``element`` continues the indices of the lists the value is in).
     """
     if scalar.WhichOneof("value") == "binary":
         if scalar.binary.tag != "msgpack":
@@ -292,23 +313,24 @@ def _embedded_datasets(path: str, scalar: literals_pb2.Scalar) -> list[FoundData
     else:
         value = json_format.MessageToDict(scalar.generic)
     found: list[FoundDataset] = []
-    stack: list[tuple[str, object]] = [(path, value)]
+    stack: list[tuple[str, str, object]] = [(path, element, value)]
     while stack:
-        where, item = stack.pop()
+        where, at, item = stack.pop()
         if isinstance(item, dict):
             uri, fmt, file_path = item.get("uri"), item.get("file_format"), item.get("path")
             if isinstance(uri, str) and uri and "file_format" in item:
                 sd_format = fmt if isinstance(fmt, str) else ""
-                found.append(FoundDataset(where, "structured_dataset", normalize_location(uri), sd_format))
+                found.append(FoundDataset(where, "structured_dataset", normalize_location(uri), sd_format, element=at))
                 continue
             if isinstance(file_path, str) and _is_remote(file_path) and set(item) <= {"path", "metadata"}:
-                found.append(FoundDataset(where, "blob", normalize_location(file_path), "", layout="unknown"))
+                uri = normalize_location(file_path)
+                found.append(FoundDataset(where, "blob", uri, "", layout="unknown", element=at))
                 continue
             stack.extend(
-                (f"{where}.{path_component(key)}", sub) for key, sub in item.items() if isinstance(key, str | int)
+                (f"{where}.{path_component(key)}", at, sub) for key, sub in item.items() if isinstance(key, str | int)
             )
         elif isinstance(item, list):
-            stack.extend((f"{where}.{index}", sub) for index, sub in enumerate(item))
+            stack.extend((where, _element_of(at, index), sub) for index, sub in enumerate(item))
     return found
 
 

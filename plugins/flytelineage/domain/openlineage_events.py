@@ -22,7 +22,9 @@ Naming (DESIGN.md section 5; the same names as the DataHub rule, ``cluster`` = `
 Facets: ``jobType`` on every job (integration ``FLYTE``, processing type ``BATCH``, job type ``WORKFLOW`` or
 ``TASK``); ``parent`` from each node run to the run of the node containing it (subworkflow, dynamic) or else to
 the workflow run, and from a launch-plan child execution to the run of its parent node; ``errorMessage`` on
-failed runs; ``schema`` on datasets with known columns; ``flyte`` (see ``FlyteRunFacet``) with the Flyte phase,
+failed runs; ``schema`` on datasets with known columns; ``flyteElements`` (see ``FlyteElementsDatasetFacet``) on
+list datasets, whose OpenLineage name is their first element's location; ``flyte`` (see ``FlyteRunFacet``) with the
+Flyte phase,
 attempt and cache status (a cache hit is a COMPLETE run whose facet says ``cached: true``). START events list the
 inputs; terminal events list inputs and outputs. The Flyte events carry no schedule time, so no ``nominalTime``
 facet is written (``nominal_time`` lets a caller that knows one add it).
@@ -56,7 +58,16 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 
 from flytelineage.domain.glue_tables import plan_glue_tables
-from flytelineage.domain.lineage_model import Attempt, Dataset, DatasetUse, Execution, ExecutionId, NodeRun, SchemaField
+from flytelineage.domain.lineage_model import (
+    LISTED_ELEMENTS,
+    Attempt,
+    Dataset,
+    DatasetUse,
+    Execution,
+    ExecutionId,
+    NodeRun,
+    SchemaField,
+)
 from flytelineage.domain.urn_names import flow_name, instance_id
 from flytelineage.errors import TargetError
 
@@ -66,6 +77,9 @@ RUN_ID_NAMESPACE = uuid.UUID("978c19e7-59b9-5244-afc0-56f768adb136")
 """``uuid5(NAMESPACE_URL, "https://flytelineage/openlineage/run-id")``: fixed forever, run ids depend on it."""
 
 FLYTE_FACET_SCHEMA = "https://github.com/flyte-lineage/flytelineage/blob/main/docs/openlineage.md#flyterunfacet"
+FLYTE_ELEMENTS_FACET_SCHEMA = (
+    "https://github.com/flyte-lineage/flytelineage/blob/main/docs/openlineage.md#flyteelementsdatasetfacet"
+)
 BOOKKEEPING_NODE_KINDS = frozenset({"start", "end"})
 WORKFLOW_NODE_KINDS = frozenset({"subworkflow", "launch_plan"})
 KEPT_FACETS = frozenset({"parent", "jobType", "nominalTime"})
@@ -99,6 +113,24 @@ class FlyteRunFacet(RunFacet):
     @staticmethod
     def _get_schema() -> str:
         return FLYTE_FACET_SCHEMA
+
+
+@attr.define
+class FlyteElementsDatasetFacet(DatasetFacet):
+    """The element locations of a list dataset (dataset facet ``flyteElements``): one OpenLineage dataset stands for
+    a list output (a map task's gathered outputs), named after its first element's location (``Dataset.uri``).
+
+    ``count`` is the number of elements; ``locations`` the first ``LISTED_ELEMENTS`` in list order and ``indices``
+    their list indices (``3``, or ``0.1`` for a list of lists).
+    """
+
+    count: int
+    locations: list[str] = attr.field(factory=list)
+    indices: list[str] = attr.field(factory=list)
+
+    @staticmethod
+    def _get_schema() -> str:
+        return FLYTE_ELEMENTS_FACET_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -426,6 +458,14 @@ def _dataset_facets(ctx: _Context, dataset: Dataset) -> dict[str, DatasetFacet]:
     if dataset.fields:
         facets["schema"] = schema_dataset.SchemaDatasetFacet(
             fields=[_schema_field(f) for f in dataset.fields], producer=PRODUCER
+        )
+    if dataset.is_list:
+        listed = dataset.elements[:LISTED_ELEMENTS]
+        facets["flyteElements"] = FlyteElementsDatasetFacet(
+            count=len(dataset.elements),
+            locations=[uri for _, uri in listed],
+            indices=[index for index, _ in listed],
+            producer=PRODUCER,
         )
     if ctx.glue is not None and dataset.name in ctx.glue.tables:
         database, table = ctx.glue.tables[dataset.name]

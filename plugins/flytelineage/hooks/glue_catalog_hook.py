@@ -10,12 +10,18 @@ caller sets) already match is left alone, so re-running the same input writes no
 A changed table is updated with ``VersionId`` set to the version that was compared (so a concurrent writer makes the
 call fail instead of being overwritten); on ``ConcurrentModificationException`` the table is read again and the
 comparison redone, a few times with backoff. Parameters set by others (crawlers, Athena) are kept on update.
+
+Partitions (``sync_partitions``): the caller gives the complete set a partitioned table should have; partitions
+that are missing are created, those that differ (location, columns, formats, the parameters the caller sets) are
+updated and those not in the set are deleted, in batches of the size Glue accepts. Re-running with the same set
+reads the partitions and writes nothing. A batch entry Glue refuses becomes a ``TargetError`` chained to a
+``ClientError`` carrying that entry's error code, so the caller classifies it (transient or not) like any other.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
@@ -27,6 +33,11 @@ UpsertResult = Literal["created", "updated", "unchanged"]
 
 DELETE_VERSIONS_BATCH_LIMIT = 100
 """The most version ids one BatchDeleteTableVersion call accepts."""
+
+CREATE_PARTITIONS_BATCH_LIMIT = 100
+"""The most partitions one BatchCreatePartition (or BatchUpdatePartition) call accepts."""
+DELETE_PARTITIONS_BATCH_LIMIT = 25
+"""The most partitions one BatchDeletePartition call accepts."""
 
 _CONFLICT = "ConcurrentModificationException"
 _NOT_FOUND = "EntityNotFoundException"
@@ -182,6 +193,75 @@ class GlueTablesHook(GlueCatalogHook):
                 f"Glue refused to delete {len(errors)} version(s) of {database}.{name}: {details}. "
                 "Check the role's glue:BatchDeleteTableVersion permission; the next run prunes again."
             )
+
+    def sync_partitions(self, database: str, name: str, partitions: Sequence[dict[str, Any]]) -> dict[str, int]:
+        """Make the partitions of table ``database.name`` exactly ``partitions`` (``PartitionInput`` dicts); return
+        how many were ``created``, ``updated`` and ``deleted``."""
+        existing = {tuple(p["Values"]): p for p in self._partition_pages(database, name)}
+        wanted = {tuple(p["Values"]): p for p in partitions}
+        create = [p for values, p in wanted.items() if values not in existing]
+        update = [
+            p for values, p in wanted.items() if values in existing and not partition_matches(existing[values], p)
+        ]
+        delete = [list(values) for values in existing if values not in wanted]
+        for start in range(0, len(create), CREATE_PARTITIONS_BATCH_LIMIT):
+            batch = create[start : start + CREATE_PARTITIONS_BATCH_LIMIT]
+            self._batch("batch_create_partition", database, name, PartitionInputList=batch)
+        for start in range(0, len(update), CREATE_PARTITIONS_BATCH_LIMIT):
+            entries = [
+                {"PartitionValueList": p["Values"], "PartitionInput": p}
+                for p in update[start : start + CREATE_PARTITIONS_BATCH_LIMIT]
+            ]
+            self._batch("batch_update_partition", database, name, Entries=entries)
+        for start in range(0, len(delete), DELETE_PARTITIONS_BATCH_LIMIT):
+            doomed = [{"Values": v} for v in delete[start : start + DELETE_PARTITIONS_BATCH_LIMIT]]
+            self._batch("batch_delete_partition", database, name, PartitionsToDelete=doomed)
+        counts = {"created": len(create), "updated": len(update), "deleted": len(delete)}
+        if any(counts.values()):
+            self.log.info("Glue table %s.%s partitions: %s", database, name, counts)
+        return counts
+
+    def _partition_pages(self, database: str, name: str) -> Iterator[dict[str, Any]]:
+        try:
+            for page in self.glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=name):
+                yield from page.get("Partitions", [])
+        except ClientError as e:
+            raise _target_error(e, f"read the partitions of Glue table {database}.{name}") from e
+
+    def _batch(self, operation: str, database: str, name: str, **request: Any) -> None:
+        try:
+            response = getattr(self.glue, operation)(DatabaseName=database, TableName=name, **request)
+        except ClientError as e:
+            raise _target_error(e, f"{operation} for Glue table {database}.{name}") from e
+        errors = response.get("Errors", [])
+        if errors:
+            detail = errors[0].get("ErrorDetail", {})
+            cause = ClientError(
+                {"Error": {"Code": detail.get("ErrorCode", ""), "Message": detail.get("ErrorMessage", "")}}, operation
+            )
+            raise _target_error(
+                cause, f"{operation} for {len(errors)} partition(s) of Glue table {database}.{name}"
+            ) from cause
+
+
+def partition_matches(existing: dict[str, Any], desired: dict[str, Any]) -> bool:
+    """True when ``existing`` (a GetPartitions entry) already has every part of ``desired`` (a PartitionInput)."""
+    return _partition_parts(existing, desired) == _partition_parts(desired, desired)
+
+
+def _partition_parts(partition: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    descriptor = partition.get("StorageDescriptor") or {}
+    serde = descriptor.get("SerdeInfo") or {}
+    parameters = partition.get("Parameters") or {}
+    return {
+        "Parameters": {k: parameters.get(k) for k in (desired.get("Parameters") or {})},
+        "Columns": [_column(c) for c in descriptor.get("Columns") or []],
+        "Location": descriptor.get("Location"),
+        "InputFormat": descriptor.get("InputFormat"),
+        "OutputFormat": descriptor.get("OutputFormat"),
+        "SerializationLibrary": serde.get("SerializationLibrary"),
+        "SerdeParameters": serde.get("Parameters") or {},
+    }
 
 
 def table_matches(existing: dict[str, Any], desired: dict[str, Any]) -> bool:

@@ -2,8 +2,10 @@
 
 It reads the shard (``ShardTargetOperator``), plans one table per dataset produced by successful, non-cached task nodes
 (``flytelineage.domain.glue_tables``), makes sure the databases exist and upserts every table. A table that already
-matches is not written, so a retry or a backfill of the same interval changes nothing. Datasets Glue cannot describe
-are logged with the reason. The returned XCom is a small dict of counts.
+matches is not written, so a retry or a backfill of the same interval changes nothing. The table of a list dataset
+then gets exactly the partitions of the plan (``GlueTablesHook.sync_partitions``: those of an earlier run that are
+not in this one are removed). Datasets Glue cannot describe are logged with the reason. The returned XCom is a small
+dict of counts (``partitions``: partitions created, updated or deleted).
 
 Failures are per table (documented in the README under "Glue under throttling"):
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -92,7 +95,8 @@ class RegisterGlueOperator(ShardTargetOperator):
         self, executions: list[Execution], settings: LineageSettings, mode: RunMode, context: Context
     ) -> dict[str, int]:
         """Register the shard's tables (and, in the first mapped instance, the tables earlier runs left pending);
-        return counts: created, updated, unchanged, skipped, problems, pending, retried_pending, databases."""
+        return counts: created, updated, unchanged, partitions, skipped, problems, pending, retried_pending,
+        databases."""
         from flytelineage.domain.glue_tables import plan_glue_tables
         from flytelineage.operators.fail_fast import failing_fast
 
@@ -116,7 +120,7 @@ class RegisterGlueOperator(ShardTargetOperator):
         own_key = storage_keys.glue_pending_key(self.shard_key)
         earlier = self._read_pending(bucket, exclude=own_key) if retry_pending else {}
         planned = {(t.database, t.name) for t in plan.tables}
-        work = [_Work(t.database, t.name, t.table_input, own_key, 0) for t in plan.tables]
+        work = [_Work(t.database, t.name, t.table_input, own_key, 0, t.partitions) for t in plan.tables]
         for _, items in earlier.values():  # a table this shard plans again is written from the newer definition
             work.extend(i for i in items if (i.database, i.name) not in planned)
         counts, missing, problems = self._upsert_all(
@@ -152,7 +156,7 @@ class RegisterGlueOperator(ShardTargetOperator):
         tables still failing on transient errors (with the last error) and the problems."""
         from flytelineage.operators.fail_fast import is_transient
 
-        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "partitions": 0}
         databases: set[str] = set()
         problems: list[dict[str, str]] = []
         remaining = work
@@ -169,6 +173,10 @@ class RegisterGlueOperator(ShardTargetOperator):
                             item.database, item.table_input, versioning=versioning, max_versions=max_versions
                         )
                     ] += 1
+                    if item.table_input.get("PartitionKeys"):  # a list dataset's table: its elements
+                        counts["partitions"] += sum(
+                            hook.sync_partitions(item.database, item.name, item.partitions).values()
+                        )
                 except TargetError as e:
                     cause = _aws_cause_of(e)
                     if cause is not None and is_transient(cause):
@@ -210,7 +218,13 @@ class RegisterGlueOperator(ShardTargetOperator):
                 "format_version": 1,
                 "shard_key": origin,
                 "tables": [
-                    {"database": i.database, "name": i.name, "table_input": i.table_input, "runs": i.runs}
+                    {
+                        "database": i.database,
+                        "name": i.name,
+                        "table_input": i.table_input,
+                        "runs": i.runs,
+                        "partitions": list(i.partitions),
+                    }
                     for i in sorted(items, key=lambda i: (i.database, i.name))
                 ],
             }
@@ -229,13 +243,15 @@ class RegisterGlueOperator(ShardTargetOperator):
 
 @dataclass(frozen=True)
 class _Work:
-    """One table to upsert, and the pending list it goes back to if it keeps failing (``runs``: runs that tried)."""
+    """One table to upsert, and the pending list it goes back to if it keeps failing (``runs``: runs that tried);
+    ``partitions``: the complete partition set of a list dataset's table (absent from older pending lists)."""
 
     database: str
     name: str
     table_input: dict[str, Any]
     pending_key: str
     runs: int
+    partitions: Sequence[dict[str, Any]] = ()
 
 
 def _is_first_instance(context: Context) -> bool:

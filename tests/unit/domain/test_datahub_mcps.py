@@ -436,3 +436,24 @@ def test_a_use_of_an_undescribed_dataset_is_a_clear_error() -> None:
     broken = replace(base, datasets=tuple(d for d in base.datasets if d.platform != "s3"))
     with pytest.raises(TargetError, match="does not describe it"):
         build_mcps(broken)
+
+
+@pytest.mark.parametrize(("count", "not_listed"), [(3, None), (20, None), (23, "3")])
+def test_a_list_dataset_lists_its_first_element_locations_and_the_count(count: int, not_listed: str | None) -> None:
+    import dataclasses
+
+    from datahub.metadata.schema_classes import DatasetPropertiesClass
+
+    from flytelineage.domain.datahub_mcps import dataset_mcps, dataset_urn
+
+    target = lineage_samples.linear_success().datasets[0]
+    elements = tuple((str(i), f"s3://flyte-data/data/{i:02d}/e{i}") for i in range(count))
+    listed = dataclasses.replace(target, uri=elements[0][1], elements=elements)
+    mcps = dataset_mcps(listed, "PROD")
+    properties = one(mcps, dataset_urn(listed, "PROD"), "datasetProperties")
+    assert isinstance(properties, DatasetPropertiesClass)
+    custom = properties.customProperties
+    assert custom["uri"] == elements[0][1] and custom["elements"] == str(count)
+    shown = {k: v for k, v in custom.items() if k.startswith("element.")}
+    assert shown == {f"element.{i}": uri for i, uri in elements[:20]}
+    assert custom.get("elements_not_listed") == not_listed

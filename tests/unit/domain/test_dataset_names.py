@@ -316,7 +316,7 @@ def _record(value: Any, uris: list[str]) -> Any:
 
 @settings(max_examples=300)
 @given(st.dictionaries(KEY.filter(bool), _tree(st.none()), min_size=1, max_size=3), st.booleans())
-def test_every_dataset_of_a_literal_map_gets_its_own_path(outputs: dict[str, Any], as_record: bool) -> None:
+def test_every_dataset_of_a_literal_map_gets_its_own_path_and_element(outputs: dict[str, Any], as_record: bool) -> None:
     uris: list[str] = []
     if as_record:
         literals = {name: lit.msgpack_literal(_record(value, uris)) for name, value in outputs.items()}
@@ -324,4 +324,5 @@ def test_every_dataset_of_a_literal_map_gets_its_own_path(outputs: dict[str, Any
         literals = {name: _literal(value, uris) for name, value in outputs.items()}
     found = find_datasets(lit.literal_map_of(literals))
     assert sorted(d.uri for d in found) == sorted(uris)
-    assert len({d.variable for d in found}) == len(found)
+    # list items share their list's path and differ by their element (list indices)
+    assert len({(d.variable, d.element) for d in found}) == len(found)

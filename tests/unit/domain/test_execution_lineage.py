@@ -264,3 +264,91 @@ def test_a_dataset_is_named_after_the_node_that_produced_it(
     execution = _two_nodes(first, second, passthrough)
     (dataset,) = execution.datasets  # trailing slash or not: one location, one dataset
     assert (dataset.uri, dataset.producer_task) == ("s3://b/x", named_after)
+
+
+# ---- list outputs (issue 10 point 8) ---------------------------------------------------------------------------
+
+OTHER = pa.table({"z": [1.5]})
+
+
+def _frames(*tables: pa.Table, prefix: str = "s3://b/raw") -> tuple[dict[str, bytes], list[Any]]:
+    """Objects holding one Parquet element per table (``<prefix>/<i>/e<i>/00000``) and their literals."""
+    objects = {f"{prefix}/{i}/e{i}/00000": _parquet_bytes(t) for i, t in enumerate(tables)}
+    return objects, [lit.structured_dataset_literal(f"{prefix}/{i}/e{i}") for i in range(len(tables))]
+
+
+def test_a_list_output_is_one_dataset_with_every_element_location() -> None:
+    objects, items = _frames(*[FRAME] * 11)
+    objects["s3://b/eu/00000"] = _parquet_bytes(FRAME)
+    eu = lit.structured_dataset_literal("s3://b/eu")
+    execution = _one_task_run(objects, o0=lit.collection_literal(items), o1=lit.map_literal({"eu": eu}))
+    by_name = {d.name: d for d in execution.datasets}
+    assert sorted(by_name) == ["p.d.app.t.o0", "p.d.app.t:o1.eu"]
+    listed = by_name["p.d.app.t.o0"]
+    assert listed.elements == tuple((str(i), f"s3://b/raw/{i}/e{i}") for i in range(11))  # list order, 2 before 10
+    assert (listed.uri, listed.output_name, listed.fields, listed.schema_source) == (
+        "s3://b/raw/0/e0",
+        "o0",
+        FRAME_FIELDS,
+        "parquet_footer",
+    )
+    assert by_name["p.d.app.t:o1.eu"].elements == ()  # a map key is a name the user chose: its own dataset
+    assert execution.nodes[0].outputs == (DatasetUse("o0", listed.key), DatasetUse("o1.eu", "flyte:p.d.app.t:o1.eu"))
+    assert execution.problems == ()
+
+
+def test_elements_with_other_columns_are_a_problem_and_the_first_schema_is_used() -> None:
+    objects, items = _frames(FRAME, OTHER, FRAME)
+    execution = _one_task_run(objects, o0=lit.collection_literal(items))
+    (dataset,) = execution.datasets
+    assert dataset.fields == FRAME_FIELDS and dict(dataset.properties)["element_schemas"] == "differ"
+    (problem,) = execution.problems
+    assert "list dataset flyte:p.d.app.t.o0: elements 1 hold other columns than element 0" in problem
+
+
+def test_a_list_consumed_downstream_is_one_input_and_one_edge() -> None:
+    objects, items = _frames(FRAME, FRAME)
+    objects["s3://b/out.pb"] = lit.literal_map_of({"o0": lit.collection_literal(items)}).SerializeToString()
+    objects["s3://b/in.pb"] = lit.literal_map_of({"parts": lit.collection_literal(items)}).SerializeToString()
+    rows = [
+        row("workflow", "SUCCEEDED", occurred=9),
+        row("node", "SUCCEEDED", node_id="n0", output_uri="s3://b/out.pb", **_task_entity("app.split")),
+        row("node", "SUCCEEDED", node_id="n1", input_uri="s3://b/in.pb", **_task_entity("app.combine")),
+    ]
+    execution = _resolve(rows, objects)
+    nodes = {n.node_id: n for n in execution.nodes}
+    assert nodes["n1"].inputs == (DatasetUse("parts", "flyte:p.d.app.split.o0"),)
+    assert nodes["n1"].upstream_node_ids == ("n0",)
+    assert [d.key for d in execution.datasets] == ["flyte:p.d.app.split.o0"]
+
+
+def test_a_task_run_by_several_nodes_lists_the_elements_of_the_lowest_node() -> None:
+    first, items_one = _frames(FRAME, FRAME, prefix="s3://b/one")
+    second, items_two = _frames(FRAME, prefix="s3://b/two")
+    objects = {
+        **first,
+        **second,
+        "s3://b/1.pb": lit.literal_map_of({"o": lit.collection_literal(items_one)}).SerializeToString(),
+        "s3://b/2.pb": lit.literal_map_of({"o": lit.collection_literal(items_two)}).SerializeToString(),
+    }
+    rows = [
+        row("workflow", "SUCCEEDED", occurred=9),
+        row("node", "SUCCEEDED", node_id="n2", output_uri="s3://b/1.pb", **_task_entity("app.t")),
+        row("node", "SUCCEEDED", node_id="n1", output_uri="s3://b/2.pb", **_task_entity("app.t")),
+    ]
+    (dataset,) = _resolve(rows, objects).datasets
+    assert (dataset.uri, dataset.elements) == ("s3://b/two/0/e0", (("0", "s3://b/two/0/e0"),))
+
+
+def test_a_list_from_outside_keeps_one_dataset_per_location() -> None:
+    objects, items = _frames(FRAME, FRAME)
+    objects["s3://b/in.pb"] = lit.literal_map_of({"parts": lit.collection_literal(items)}).SerializeToString()
+    rows = [
+        row("workflow", "SUCCEEDED", occurred=9),
+        row("node", "SUCCEEDED", node_id="n1", input_uri="s3://b/in.pb", **_task_entity("app.combine")),
+    ]
+    execution = _resolve(rows, objects)
+    assert [(d.key, d.elements) for d in execution.datasets] == [
+        ("s3:b/raw/0/e0", ()),
+        ("s3:b/raw/1/e1", ()),
+    ]

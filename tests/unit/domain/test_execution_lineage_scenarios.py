@@ -235,3 +235,16 @@ def test_empty_ready_table_gives_no_executions() -> None:
     empty = events_to_table([])
     assert resolve_executions(empty, InMemoryObjectReader({})) == []
     assert isinstance(empty, pa.Table)
+
+
+def test_list_datasets_survive_the_executions_format_and_other_datasets_are_written_as_before() -> None:
+    from flytelineage.domain.lineage_model import execution_from_dict
+
+    run = _generated("map")
+    [execution] = _resolve(_rows(run.messages), run.objects)
+    data = execution_to_dict(execution)
+    assert execution_from_dict(data) == execution
+    listed = [d for d in data["datasets"] if "elements" in d]
+    assert [d["name"].rsplit(".", 2)[-2:] for d in listed] == [["split", "o0"], ["score_shard", "o0"]]
+    assert all(len(d["elements"]) == 4 for d in listed)
+    assert all(d.elements == () for d in execution.datasets if not d.name.endswith((".split.o0", ".score_shard.o0")))

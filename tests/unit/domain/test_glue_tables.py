@@ -431,3 +431,94 @@ def test_locations_outside_the_policy_are_skipped_not_registered(
     [skipped] = plan.skipped
     assert skipped.dataset_key == refused.key
     assert skipped.reason == f"location not registered: {reason}"
+
+
+# ---- list datasets (issue 10 point 8): one partitioned table, one partition per element ---------------------------
+
+ELEMENTS = (("0", "s3://flyte/raw/a/e0"), ("1", "s3://flyte/raw/b/e1"), ("2", "s3://flyte/raw/c/e2"))
+
+
+def test_a_list_dataset_is_one_table_with_one_partition_per_element() -> None:
+    dataset = ds("app.wf.split", elements=ELEMENTS)
+    [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)))
+    assert table.name == "app_wf_split_o0"
+    assert table.table_input["PartitionKeys"] == [
+        {
+            "Name": "element",
+            "Type": "string",
+            "Comment": "list indices of the element (0, 1, ...; 0.1 for a list of lists)",
+        }
+    ]
+    descriptor = table.table_input["StorageDescriptor"]
+    assert descriptor["Location"] == "s3://flyte/raw/"
+    assert table.table_input["Parameters"]["flyte.elements"] == "3"
+    assert [(p["Values"], p["StorageDescriptor"]["Location"], p["Parameters"]) for p in table.partitions] == [
+        (["0"], "s3://flyte/raw/a/e0/", {"flyte.element_uri": "s3://flyte/raw/a/e0"}),
+        (["1"], "s3://flyte/raw/b/e1/", {"flyte.element_uri": "s3://flyte/raw/b/e1"}),
+        (["2"], "s3://flyte/raw/c/e2/", {"flyte.element_uri": "s3://flyte/raw/c/e2"}),
+    ]
+    for partition in table.partitions:  # every partition reads its element with the table's format and columns
+        assert {**partition["StorageDescriptor"], "Location": descriptor["Location"]} == descriptor
+
+
+def test_a_list_of_files_partitions_on_the_directory_of_each_file() -> None:
+    elements = (("0", "s3://flyte/raw/a/part.parquet"), ("1", "s3://flyte/raw/b/part.parquet"))
+    dataset = ds("app.wf.files", kind="blob", schema_source="parquet_footer", elements=elements)
+    [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)))
+    assert table.table_input["StorageDescriptor"]["Location"] == "s3://flyte/raw/"
+    assert [p["StorageDescriptor"]["Location"] for p in table.partitions] == ["s3://flyte/raw/a/", "s3://flyte/raw/b/"]
+
+
+def test_a_plain_dataset_has_no_partitions() -> None:
+    dataset = ds("app.wf.extract")
+    [table] = build_table_inputs(execution("e1", (node("n0", dataset), dataset)))
+    assert (table.partitions, table.table_input["PartitionKeys"]) == ((), [])
+    assert "flyte.elements" not in table.table_input["Parameters"]
+
+
+LIST_SKIPS = [
+    (
+        ds("app.l", elements=ELEMENTS, properties=(("element_schemas", "differ"),)),
+        "elements hold different columns",
+    ),
+    (ds("app.l", elements=ELEMENTS, fields=(SchemaField("element", "int64"),)), "a column named 'element'"),
+    (
+        ds("app.l", kind="blob", elements=(("0", "s3://flyte/raw/a/x.csv"), ("1", "s3://flyte/raw/a/y.csv"))),
+        "elements share a directory",
+    ),
+]
+
+
+@pytest.mark.parametrize(("dataset", "reason"), LIST_SKIPS)
+def test_lists_that_cannot_be_one_table_are_skipped(dataset: Dataset, reason: str) -> None:
+    if dataset.kind == "blob":
+        dataset = Dataset(**{**dataset.__dict__, "schema_source": "parquet_footer"})
+    plan = plan_glue_tables([execution("e1", (node("n0", dataset), dataset))])
+    assert plan.tables == ()
+    [skipped] = plan.skipped
+    assert reason in skipped.reason
+
+
+def test_a_list_with_one_element_outside_read_buckets_is_not_registered() -> None:
+    elements = (*ELEMENTS, ("3", "s3://secret-bucket/raw/e3"))
+    dataset = ds("app.l", elements=elements)
+    plan = plan_glue_tables([execution("e1", (node("n0", dataset), dataset))], read_buckets=("flyte",))
+    assert plan.tables == ()
+    assert plan.skipped[0].reason == "location not registered: bucket 'secret-bucket' is not in read_buckets"
+
+
+@pytest.mark.parametrize(
+    ("uris", "expected"),
+    [
+        (["s3://b/x/1/a", "s3://b/x/2/b"], "s3://b/x"),
+        (["s3://b/x/1/a"], "s3://b/x/1"),
+        (["s3://b/x/a/", "s3://b/x/b"], "s3://b/x"),
+        (["s3://b/data/0f/e-n1-n0-0/f", "s3://b/data/5b/e-n1-n1-0/g"], "s3://b/data"),
+        (["s3://b/a", "s3://b/c"], "s3://b"),
+        (["s3://b/x/a", "s3://c/x/a"], "s3://b/x"),  # other buckets: the first element's directory
+    ],
+)
+def test_common_directory(uris: list[str], expected: str) -> None:
+    from flytelineage.domain.glue_tables import common_directory
+
+    assert common_directory(uris) == expected

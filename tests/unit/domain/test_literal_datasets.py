@@ -61,7 +61,7 @@ def _parquet(table: pa.Table) -> bytes:
         (lit.blob_literal("s3://b/dir", "", multipart=True), [FoundDataset("v", "multipart_blob", "s3://b/dir", "")]),
         (
             lit.collection_literal([lit.blob_literal("s3://b/x", "", multipart=False), lit.int_literal(3)]),
-            [FoundDataset("v.0", "blob", "s3://b/x")],
+            [FoundDataset("v", "blob", "s3://b/x", element="0")],
         ),
         (
             lit.map_literal(
@@ -189,44 +189,93 @@ SD_TYPE = types_pb2.LiteralType(structured_dataset_type=lit.structured_dataset_t
         # point 1: Optional[pd.DataFrame] holding a frame, Union[FlyteFile, str] holding a file, and None
         (
             lit.union_literal(lit.structured_dataset_literal("s3://b/sd")),
-            [("v", "structured_dataset", "s3://b/sd", "parquet")],
+            [("v", "", "structured_dataset", "s3://b/sd", "parquet")],
         ),
         (
             lit.union_literal(lit.blob_literal("s3://b/f.csv", "csv", multipart=False)),
-            [("v", "blob", "s3://b/f.csv", "csv")],
+            [("v", "", "blob", "s3://b/f.csv", "csv")],
         ),
         (lit.union_literal(lit.str_literal("x")), []),
         (
             lit.collection_literal([lit.union_literal(lit.structured_dataset_literal("s3://b/x"))]),
-            [("v.0", "structured_dataset", "s3://b/x", "parquet")],
+            [("v", "0", "structured_dataset", "s3://b/x", "parquet")],
         ),
         # point 2: dataclass / pydantic values as msgpack binary, and the older generic Struct
         (
             lit.msgpack_literal({"n": 1, "frame": lit.sd_value("s3://b/sd"), "f": lit.file_value("s3://b/f.txt")}),
-            [("v.f", "blob", "s3://b/f.txt", ""), ("v.frame", "structured_dataset", "s3://b/sd", "parquet")],
+            [("v.f", "", "blob", "s3://b/f.txt", ""), ("v.frame", "", "structured_dataset", "s3://b/sd", "parquet")],
         ),
         (
             lit.msgpack_literal(
                 {"inner": {"items": [lit.sd_value("s3://b/a", "csv"), {"d": lit.file_value("s3://b/d")}]}}
             ),
             [
-                ("v.inner.items.0", "structured_dataset", "s3://b/a", "csv"),
-                ("v.inner.items.1.d", "blob", "s3://b/d", ""),
+                # a list field: its items are elements of one list dataset, a dict key stays in the path
+                ("v.inner.items", "0", "structured_dataset", "s3://b/a", "csv"),
+                ("v.inner.items.d", "1", "blob", "s3://b/d", ""),
             ],
         ),
         (lit.msgpack_literal({"path": "/tmp/local/file"}), []),
         (lit.msgpack_literal([1, 2, 3]), []),
         (
             lit.generic_literal({"frame": lit.sd_value("s3://b/g"), "x": [lit.file_value("s3://b/h")]}),
-            [("v.frame", "structured_dataset", "s3://b/g", "parquet"), ("v.x.0", "blob", "s3://b/h", "")],
+            [("v.frame", "", "structured_dataset", "s3://b/g", "parquet"), ("v.x", "0", "blob", "s3://b/h", "")],
         ),
     ],
 )
 def test_find_datasets_in_unions_and_dataclasses(
-    literal: literals_pb2.Literal, expected: list[tuple[str, str, str, str]]
+    literal: literals_pb2.Literal, expected: list[tuple[str, str, str, str, str]]
 ) -> None:
     found = find_datasets(_map(v=literal))
-    assert [(d.variable, d.kind, d.uri, d.format) for d in found] == sorted(expected)
+    assert [(d.variable, d.element, d.kind, d.uri, d.format) for d in found] == sorted(expected)
+
+
+def _sd(uri: str) -> literals_pb2.Literal:
+    return lit.structured_dataset_literal(uri)
+
+
+@pytest.mark.parametrize(
+    ("literal", "expected"),
+    [
+        # issue 10 point 8: list indices are elements of one list dataset (numeric order), map keys stay in the path
+        (
+            lit.collection_literal([_sd(f"s3://b/{i}") for i in range(11)]),
+            [("v", str(i), f"s3://b/{i}") for i in range(11)],
+        ),
+        (
+            lit.collection_literal(
+                [lit.collection_literal([_sd("s3://b/a"), _sd("s3://b/b")]), lit.collection_literal([_sd("s3://b/c")])]
+            ),
+            [("v", "0.0", "s3://b/a"), ("v", "0.1", "s3://b/b"), ("v", "1.0", "s3://b/c")],
+        ),
+        (
+            lit.collection_literal(
+                [
+                    lit.map_literal({"train": _sd("s3://b/t0"), "test": _sd("s3://b/s0")}),
+                    lit.map_literal({"train": _sd("s3://b/t1")}),
+                ]
+            ),
+            [("v.test", "0", "s3://b/s0"), ("v.train", "0", "s3://b/t0"), ("v.train", "1", "s3://b/t1")],
+        ),
+        (
+            lit.map_literal(
+                {"eu": lit.collection_literal([_sd("s3://b/e0"), _sd("s3://b/e1")]), "us": _sd("s3://b/u")}
+            ),
+            [("v.eu", "0", "s3://b/e0"), ("v.eu", "1", "s3://b/e1"), ("v.us", "", "s3://b/u")],
+        ),
+        (
+            lit.collection_literal(
+                [lit.msgpack_literal({"parts": [lit.sd_value("s3://b/p0"), lit.sd_value("s3://b/p1")]})]
+            ),
+            [("v.parts", "0.0", "s3://b/p0"), ("v.parts", "0.1", "s3://b/p1")],
+        ),
+        (lit.collection_literal([]), []),
+    ],
+)
+def test_collections_are_elements_of_one_path(
+    literal: literals_pb2.Literal, expected: list[tuple[str, str, str]]
+) -> None:
+    assert [(d.variable, d.element, d.uri) for d in find_datasets(_map(v=literal))] == expected
 
 
 def test_union_uses_the_stored_type_for_columns() -> None:

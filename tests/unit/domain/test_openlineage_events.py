@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from openlineage.client.event_v2 import RunState
 
-from flytelineage.domain.lineage_model import Dataset, ExecutionId, SchemaField
+from flytelineage.domain.lineage_model import Dataset, Execution, ExecutionId, SchemaField
 from flytelineage.domain.openlineage_events import (
     build_run_events,
     build_shard_events,
@@ -160,3 +160,29 @@ def test_fit_event_reports_an_event_it_cannot_fit() -> None:
     fitted, dropped = fit_event(event, 100)
     assert event_size(fitted) > 100
     assert "parent" not in dropped and fitted.job.facets and "jobType" in fitted.job.facets
+
+
+def _with_a_list_output(count: int) -> tuple[Execution, Dataset]:
+    """The linear sample with its first produced dataset turned into a list dataset of ``count`` elements."""
+    execution = lineage_samples.linear_success()
+    target = next(d for d in execution.datasets if d.producer_task)
+    elements = tuple((str(i), f"s3://flyte-data/data/{i:02d}/e{i}") for i in range(count))
+    listed = dataclasses.replace(target, uri=elements[0][1], elements=elements)
+    datasets = tuple(sorted(listed if d == target else d for d in execution.datasets))
+    return dataclasses.replace(execution, datasets=datasets), listed
+
+
+def test_a_list_dataset_is_one_openlineage_dataset_with_its_element_locations() -> None:
+    from tests.openlineage_parsing import parse_run_event
+
+    execution, listed = _with_a_list_output(25)
+    events = [json.loads(event_json(e)) for e in build_run_events(execution)]
+    found = [d for e in events for d in [*e.get("inputs", []), *e.get("outputs", [])] if d["name"] == "data/00/e0"]
+    assert found and {d["namespace"] for d in found} == {"s3://flyte-data"}
+    facet = found[0]["facets"]["flyteElements"]
+    assert facet["count"] == 25
+    assert facet["locations"] == [uri for _, uri in listed.elements[:20]]
+    assert facet["indices"] == [str(i) for i in range(20)]
+    assert facet["_schemaURL"].endswith("#flyteelementsdatasetfacet")
+    for event in events:  # the client's own classes accept every event
+        parse_run_event(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,8 +100,8 @@ def test_the_glue_client_follows_the_amazon_arguments(monkeypatch: pytest.Monkey
     assert (task.s3.aws_conn_id, task.s3.region_name) == ("aws_glue", "eu-west-1")
 
 
-NO_RETRIES = {"problems": 0, "pending": 0, "retried_pending": 0}
-"""No table refused, none left pending, none retried from an earlier run."""
+NO_RETRIES = {"problems": 0, "pending": 0, "retried_pending": 0, "partitions": 0}
+"""No table refused, none left pending, none retried from an earlier run, no list dataset."""
 
 
 @pytest.mark.integration
@@ -197,3 +198,94 @@ def test_missing_shard_fails_once_naming_it_and_the_connection(shard: str, bucke
     assert f"s3://{bucket}/no/such/shard.jsonl.gz" in message and "group_executions" in message
     assert "connection 'aws_default'" in message and "NoSuchKey" in message
     assert caught.value.__cause__ is not None
+
+
+def list_execution(name: str, count: int, ended_minute: int) -> Execution:
+    """A map task whose gathered output ``o0`` (a list dataset) has ``count`` elements under sharded prefixes."""
+    elements = tuple((str(i), f"s3://flyte/data/{i:02d}/{name}-n0-{i}/o0") for i in range(count))
+    shards = output("app.wf.score_shard", elements[0][1], elements=elements, layout="directory")
+    return Execution(
+        id=ExecutionId(P, D, name),
+        workflow_name="app.wf",
+        phase="SUCCEEDED",
+        ended_at=datetime(2024, 5, 1, 6, ended_minute, tzinfo=UTC),
+        nodes=(replace(node("n0", shards), kind="array"),),
+        datasets=(shards,),
+    )
+
+
+def partitions_of(glue_client: Any, database: str, table: str) -> dict[str, str]:
+    found = glue_client.get_partitions(DatabaseName=database, TableName=table)["Partitions"]
+    return {p["Values"][0]: p["StorageDescriptor"]["Location"] for p in found}
+
+
+@pytest.mark.integration
+def test_a_list_dataset_is_one_table_whose_partitions_follow_the_latest_run(
+    s3_client: Any, bucket: str, glue_client: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws"}')
+    database = f"lake_{unique_name}"
+    second_key = SHARD_KEY.replace("hour=06", "hour=07")
+    s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz([list_execution("e1", 3, 5)]))
+    s3_client.put_object(Bucket=bucket, Key=second_key, Body=executions_to_jsonl_gz([list_execution("e2", 2, 9)]))
+
+    first = operator(bucket, SHARD_KEY, glue_database=database).execute(context={})  # type: ignore[arg-type]
+    assert first == {
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "databases": 1,
+        **NO_RETRIES,
+        "partitions": 3,
+    }
+    [table] = glue_client.get_tables(DatabaseName=database)["TableList"]
+    assert (table["Name"], table["StorageDescriptor"]["Location"]) == ("app_wf_score_shard_o0", "s3://flyte/data/")
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["element"]
+    assert partitions_of(glue_client, database, table["Name"]) == {
+        "0": "s3://flyte/data/00/e1-n0-0/o0/",
+        "1": "s3://flyte/data/01/e1-n0-1/o0/",
+        "2": "s3://flyte/data/02/e1-n0-2/o0/",
+    }
+
+    again = operator(bucket, SHARD_KEY, glue_database=database).execute(context={})  # type: ignore[arg-type]
+    assert (again["unchanged"], again["partitions"]) == (1, 0)
+
+    later = operator(bucket, second_key, glue_database=database).execute(context={})  # type: ignore[arg-type]
+    assert (later["updated"], later["partitions"]) == (1, 3)  # 2 partitions moved to the new run's data, 1 deleted
+    assert partitions_of(glue_client, database, table["Name"]) == {
+        "0": "s3://flyte/data/00/e2-n0-0/o0/",
+        "1": "s3://flyte/data/01/e2-n0-1/o0/",
+    }
+
+
+@pytest.mark.integration
+def test_partitions_left_pending_are_written_by_the_next_run(
+    s3_client: Any, bucket: str, glue_client: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from flytelineage.errors import TargetError
+    from flytelineage.hooks.glue_catalog_hook import GlueTablesHook
+    from flytelineage.operators.fail_fast import RetryableAwsError
+
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws"}')
+    monkeypatch.setattr(RegisterGlueOperator, "retry_delays", (0.0,))
+    database = f"lake_{unique_name}"
+    next_key = SHARD_KEY.replace("hour=06", "hour=07")
+    s3_client.put_object(Bucket=bucket, Key=SHARD_KEY, Body=executions_to_jsonl_gz([list_execution("e1", 3, 5)]))
+    s3_client.put_object(Bucket=bucket, Key=next_key, Body=executions_to_jsonl_gz([]))
+
+    def throttled(*_: Any, **__: Any) -> dict[str, int]:
+        cause = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "BatchCreatePartition")
+        raise TargetError("throttled") from cause
+
+    with monkeypatch.context() as patch:
+        patch.setattr(GlueTablesHook, "sync_partitions", throttled)
+        with pytest.raises(RetryableAwsError, match="1 Glue table"):
+            operator(bucket, SHARD_KEY, glue_database=database).execute(context={})  # type: ignore[arg-type]
+    assert glue_client.get_partitions(DatabaseName=database, TableName="app_wf_score_shard_o0")["Partitions"] == []
+
+    counts = operator(bucket, next_key, glue_database=database).execute(context={})  # type: ignore[arg-type]
+    assert (counts["retried_pending"], counts["unchanged"], counts["partitions"]) == (1, 1, 3)
+    assert sorted(partitions_of(glue_client, database, "app_wf_score_shard_o0")) == ["0", "1", "2"]
