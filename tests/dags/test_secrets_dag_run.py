@@ -20,6 +20,7 @@ connections are forced hook by hook, with the same secrets checks, in ``tests/in
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sqlite3
 import subprocess
@@ -226,7 +227,7 @@ def task_states(stack: demo.Stack) -> dict[tuple[str, str, int], str]:
 def database_text(stack: demo.Stack) -> str:
     """Every text value of every table of the metadata database (XComs, rendered fields, task notes, logs...)."""
     out: list[str] = []
-    with sqlite3.connect(f"file:{stack.airflow_home / 'airflow.db'}?mode=ro", uri=True) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{stack.airflow_home / 'airflow.db'}?mode=ro", uri=True)) as db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
             for row in db.execute(f'SELECT * FROM "{table}"'):
@@ -239,8 +240,10 @@ def database_text(stack: demo.Stack) -> str:
 
 
 def bucket_text(stack: demo.Stack) -> str:
-    """Every object of every bucket on the emulator, as text (Parquet and gzip bytes decoded where possible)."""
+    """Every object of every bucket on the emulator as text: Parquet (zstd-compressed) as its rows, gzip unpacked."""
     import gzip
+
+    from flytelineage.domain.event_table import parquet_bytes_to_table
 
     s3 = demo.boto_client(stack, "s3")
     out: list[str] = []
@@ -248,9 +251,13 @@ def bucket_text(stack: demo.Stack) -> str:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
             for obj in page.get("Contents", []):
                 data = s3.get_object(Bucket=bucket["Name"], Key=obj["Key"])["Body"].read()
-                if data[:2] == b"\x1f\x8b":
-                    data = gzip.decompress(data)
-                out.append(f"s3://{bucket['Name']}/{obj['Key']}\n{data.decode('utf-8', 'replace')}")
+                if data[:4] == b"PAR1":
+                    text = repr(parquet_bytes_to_table(data).to_pylist())
+                elif data[:2] == b"\x1f\x8b":
+                    text = gzip.decompress(data).decode("utf-8", "replace")
+                else:
+                    text = data.decode("utf-8", "replace")
+                out.append(f"s3://{bucket['Name']}/{obj['Key']}\n{text}")
     return "\n".join(out)
 
 
@@ -296,6 +303,7 @@ def test_no_secret_in_any_output_of_a_failing_run(tmp_path: Path) -> None:
     assert "OpenLineage target amazon-datazone:dzd_secretsrun failed" in out and "denied; you sent: POST /dz" in out
     assert f"/{storage_keys.REPORTS}/{storage_keys.GLUE_PROBLEMS}/" in buckets and "AccessDeniedException" in buckets
     assert f"/{storage_keys.QUARANTINE}/" in buckets
+    assert "X-Amz-Security-Token: ***" in out and "X-Gms-Secret: ***" in out  # quoted back, and cut out
     sent = "\n".join(echo.requests)
     assert SECRETS["aws_session_token"] in sent and SECRETS["gms_header"] in sent
     assert encodings("gms_url_password", SECRETS["gms_url_password"])["basic"] in sent  # the URL's credentials
