@@ -46,15 +46,19 @@ def in_window(key: str, start: datetime, end: datetime) -> bool:
 
 @contextmanager
 def aws_action(action: str, conn_id: str | None) -> Iterator[None]:
-    """Turn an AWS error into a ``CommandError`` naming the action, its resource and the connection."""
+    """Turn an AWS error into a ``CommandError`` naming the action, its resource and the connection (its secrets
+    cut out, ``connection_secrets``: an endpoint quoting the request quotes the session token)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from flytelineage.hooks.connection_secrets import mask_aws_secrets, quotes_secret
     from flytelineage.operators.fail_fast import describe_aws_error
 
     try:
         yield
     except (BotoCoreError, ClientError) as e:
-        raise CommandError(f"could not {action} through connection {conn_id!r}: {describe_aws_error(e)}") from e
+        mask_aws_secrets(conn_id)
+        error = CommandError(f"could not {action} through connection {conn_id!r}: {describe_aws_error(e)}")
+        raise error from (None if quotes_secret(e) else e)
 
 
 class QuarantineCommand(Subcommand):

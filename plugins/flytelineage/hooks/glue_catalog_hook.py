@@ -2,8 +2,8 @@
 
 It extends the Amazon provider's ``GlueCatalogHook`` (so it honours the ``aws_default``-style connection, its
 ``endpoint_url`` extra and ``AWS_ENDPOINT_URL``) and knows nothing about Flyte: it takes Glue ``TableInput`` dicts.
-The client is built on first use. AWS errors become ``TargetError`` carrying the AWS code and message, chained to the
-botocore error.
+The client is built on first use. AWS errors become ``TargetError`` carrying the AWS code and message (the
+connection's secrets cut out, ``connection_secrets.redact``), chained to the botocore error.
 
 Upsert semantics: a table whose relevant parts (storage descriptor, partition keys, table type, the parameters the
 caller sets) already match is left alone, so re-running the same input writes nothing and adds no table version.
@@ -28,6 +28,7 @@ from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
 from botocore.exceptions import ClientError
 
 from flytelineage.errors import ConfigurationError, TargetError
+from flytelineage.hooks.connection_secrets import mask_aws_secrets, redact
 
 UpsertResult = Literal["created", "updated", "unchanged"]
 
@@ -62,7 +63,11 @@ class GlueTablesHook(GlueCatalogHook):
 
     @property
     def glue(self) -> Any:
-        """The boto3 Glue client (built on first use, then cached by the base hook)."""
+        """The boto3 Glue client (built on first use, then cached by the base hook); the connection's secrets are
+        registered first (``connection_secrets``), so the errors below never quote them."""
+        if not getattr(self, "_secrets_masked", False):
+            mask_aws_secrets(self.aws_conn_id)
+            self._secrets_masked = True
         return self.get_conn()
 
     def ensure_database(self, name: str, description: str = "") -> bool:
@@ -188,7 +193,7 @@ class GlueTablesHook(GlueCatalogHook):
             raise _target_error(e, f"delete old versions of Glue table {database}.{name}") from e
         errors = response.get("Errors", [])
         if errors:
-            details = "; ".join(f"{x.get('VersionId')}: {x.get('ErrorDetail', {})}" for x in errors)
+            details = redact("; ".join(f"{x.get('VersionId')}: {x.get('ErrorDetail', {})}" for x in errors))
             raise TargetError(
                 f"Glue refused to delete {len(errors)} version(s) of {database}.{name}: {details}. "
                 "Check the role's glue:BatchDeleteTableVersion permission; the next run prunes again."
@@ -310,6 +315,8 @@ def _code(error: ClientError) -> str:
 def _target_error(error: ClientError, action: str) -> TargetError:
     info = error.response.get("Error", {})
     return TargetError(
-        f"Could not {action}: {info.get('Code', 'unknown error')}: {info.get('Message', str(error))}. "
-        "Check the AWS connection's permissions and the Glue catalog; the task retries."
+        redact(
+            f"Could not {action}: {info.get('Code', 'unknown error')}: {info.get('Message', str(error))}. "
+            "Check the AWS connection's permissions and the Glue catalog; the task retries."
+        )
     )

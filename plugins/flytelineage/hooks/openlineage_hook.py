@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flytelineage.errors import ConfigurationError
-from flytelineage.hooks.connection_secrets import without_userinfo
+from flytelineage.hooks.connection_secrets import connection_secrets, mask_aws_secrets, redact, without_userinfo
 from flytelineage.hooks.local_file_targets import default_target_path, file_lock, local_path
 from flytelineage.hooks.target_sink_hook import TargetSinkHook, connection_url
 
@@ -139,7 +139,7 @@ class OpenLineageHook(TargetSinkHook[_Sink]):
                 f"Connection {self.openlineage_conn_id!r} ({kind}) has no host: set the backend URL or the file path."
             )
         if kind == "openlineage-http":
-            return _HttpSink(_http_transport(conn, extra), without_userinfo(connection_url(conn)), conn.password or "")
+            return _HttpSink(_http_transport(conn, extra), without_userinfo(connection_url(conn)), self._secrets)
         return _FileSink(local_path(conn.host, self.openlineage_conn_id, kind, "a local JSON Lines file"))
 
 
@@ -162,10 +162,6 @@ def _describe(event: RunEvent) -> str:
     return f"{state} of run {event.run.runId}, job {event.job.name}"
 
 
-def _redact(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
-
-
 # ---- sinks ---------------------------------------------------------------------------------------------------------
 
 
@@ -174,10 +170,10 @@ class _HttpSink:
 
     max_event_bytes: int | None = None
 
-    def __init__(self, transport: HttpTransport, url: str, secret: str) -> None:
+    def __init__(self, transport: HttpTransport, url: str, secrets: set[str]) -> None:
         self.transport = transport
         self.target = f"openlineage-http:{url}"
-        self._secret = secret
+        self._secrets = secrets
 
     def write(self, events: Sequence[RunEvent], texts: Sequence[str]) -> tuple[int, list[str]]:
         errors: list[str] = []
@@ -185,7 +181,7 @@ class _HttpSink:
             try:
                 self.transport.emit(event)
             except Exception as e:  # every failure is reported after the batch, see emit_all
-                errors.append(_redact(f"event {i} ({_describe(event)}): {type(e).__name__}: {e}", self._secret))
+                errors.append(redact(f"event {i} ({_describe(event)}): {type(e).__name__}: {e}", self._secrets))
         return 0, errors
 
     def close(self) -> None:
@@ -262,7 +258,7 @@ def _http_transport(conn: Connection, extra: dict[str, Any]) -> HttpTransport:
     try:
         return HttpTransport(HttpConfig.from_dict(params))
     except (TypeError, ValueError, KeyError) as e:
-        message = _redact(str(e), conn.password or "")
+        message = redact(str(e), connection_secrets(conn))
         raise ConfigurationError(f"Connection {conn.conn_id!r} (openlineage-http) is invalid: {message}") from None
 
 
@@ -275,7 +271,7 @@ def _datazone_sink(conn: Connection, extra: dict[str, Any], aws_conn_id: str | N
             f"Connection {conn.conn_id!r} (amazon-datazone) needs extra domain_id, the DataZone domain id "
             "(dzd_...), shown in the SageMaker Unified Studio / DataZone console."
         )
-    hook = AwsBaseHook(
-        aws_conn_id=extra.get("aws_conn_id", aws_conn_id), client_type="datazone", region_name=extra.get("region_name")
-    )
+    aws_conn_id = extra.get("aws_conn_id", aws_conn_id)
+    mask_aws_secrets(aws_conn_id)  # a DataZone error quoting the request quotes the session token
+    hook = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="datazone", region_name=extra.get("region_name"))
     return _DataZoneSink(hook.get_conn(), domain_id)

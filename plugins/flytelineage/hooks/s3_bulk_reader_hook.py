@@ -2,7 +2,8 @@
 (ranged GETs) and listings.
 
 Every method takes the full set of ``s3://bucket/key`` URIs of one step and returns one entry per URI: the value,
-or the exception that prevented reading it. A single missing or forbidden object never raises, so the caller can
+or the exception that prevented reading it (one quoting a registered secret is replaced by a copy without it,
+``connection_secrets.without_secrets``). A single missing or forbidden object never raises, so the caller can
 record the problem and go on. The hook reads what it is asked: which buckets may be read (``read_buckets``) is
 decided by the domain before the hook is called (``domain/literal_datasets.py``, ``domain/location_policy.py``).
 
@@ -18,6 +19,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+from flytelineage.hooks.connection_secrets import without_secrets
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
@@ -63,7 +66,8 @@ class S3BulkReaderHook(S3Hook):
             try:
                 return fn(uri)
             except Exception as exc:
-                return exc
+                clean = without_secrets(exc, ())  # the value becomes a problem text on an execution
+                return clean if isinstance(clean, Exception) else exc
 
         unique = list(dict.fromkeys(uris))
         if not unique:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from flytelineage.errors import ConfigurationError, FlyteLineageError
+
+E = TypeVar("E", bound=BaseException)
 
 TRANSIENT_AWS_CODES = frozenset(
     {
@@ -76,13 +78,15 @@ def is_transient(error: BaseException) -> bool:
 
 
 def describe_aws_error(error: BaseException) -> str:
-    """``Code: message`` of a ClientError, else the botocore error's class and text."""
+    """``Code: message`` of a ClientError, else the botocore error's class and text; secrets cut out (``redact``)."""
     from botocore.exceptions import ClientError
+
+    from flytelineage.hooks.connection_secrets import redact
 
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
-        return f"{info.get('Code', '?')}: {info.get('Message', '') or error}"
-    return f"{type(error).__name__}: {error}"
+        return redact(f"{info.get('Code', '?')}: {info.get('Message', '') or error}")
+    return redact(f"{type(error).__name__}: {error}")
 
 
 @contextlib.contextmanager
@@ -98,21 +102,46 @@ def failing_fast(action: str, *, conn_id: str | None = None) -> Iterator[None]:
     via = f" through connection {conn_id!r}" if conn_id else " with boto3's default credentials (no connection)"
     try:
         yield
-    except (AirflowException, RetryableAwsError):
-        raise  # already decided (skips, fails, deferrals) or already named by an inner block
+    except (AirflowFailException, RetryableAwsError) as e:
+        raise _clean(e, e.__cause__) from _cause(e, e.__cause__)  # named by an inner block; its cause may quote one
+    except AirflowException:
+        raise  # already decided (skips, deferrals)
     except ConfigurationError as e:
-        raise AirflowFailException(f"Could not {action}: {e}") from e
+        failed = AirflowFailException(f"Could not {action}: {e}")
+        raise _clean(failed, e) from _cause(failed, e)
     except Exception as e:
         cause = _aws_cause(e)
         if cause is None:
             raise
         detail = describe_aws_error(cause) if e is cause else str(e)  # a wrapping error already names its resource
+        error: Exception
         if is_transient(cause):
-            raise RetryableAwsError(f"Could not {action}{via} ({detail}); a transient AWS error: retrying.") from e
-        raise AirflowFailException(
-            f"Could not {action}{via}: {detail}. A retry cannot fix this: check that the resource exists in the "
-            "connection's account and region and that its credentials may use it."
-        ) from e
+            error = RetryableAwsError(f"Could not {action}{via} ({detail}); a transient AWS error: retrying.")
+        else:
+            error = AirflowFailException(
+                f"Could not {action}{via}: {detail}. A retry cannot fix this: check that the resource exists in the "
+                "connection's account and region and that its credentials may use it."
+            )
+        raise _clean(error, e) from _cause(error, e)
+
+
+def _quoting(error: BaseException, cause: BaseException | None) -> bool:
+    from flytelineage.hooks.connection_secrets import quotes_secret
+
+    return quotes_secret(error) or (cause is not None and quotes_secret(cause))
+
+
+def _clean(error: E, cause: BaseException | None) -> E:
+    """``error``, or when it or ``cause`` quotes a registered secret (``connection_secrets``) a copy of it with a
+    redacted message, raised without its cause (``_cause``), whose text would carry the secret again."""
+    from flytelineage.hooks.connection_secrets import redact
+
+    return type(error)(redact(str(error))) if _quoting(error, cause) else error
+
+
+def _cause(error: BaseException, cause: E | None) -> E | None:
+    """The cause to raise ``_clean(error, cause)`` from: ``cause``, or None when either quotes a secret."""
+    return None if _quoting(error, cause) else cause
 
 
 def fail_on_bad_params(problems: list[str]) -> None:
@@ -162,8 +191,9 @@ class TransientReadsRaise:
                 continue
             cause = _aws_cause(value)
             if cause is not None and is_transient(cause):
-                raise RetryableAwsError(
+                error = RetryableAwsError(
                     f"Could not {verb} {uri} ({describe_aws_error(cause)}): a transient AWS error, so the task is "
                     "retried rather than emitting executions with this object missing."
-                ) from value
+                )
+                raise _clean(error, value) from _cause(error, value)
         return results

@@ -97,6 +97,7 @@ class LineageOperator(AwsBaseOperator[S3Hook]):
         """The validated settings of this task (see the module docstring); sets ``aws_conn_id`` from them."""
         from flytelineage.domain.lineage_settings import REQUIRED, VARIABLE_NAME, settings_from_dict
         from flytelineage.errors import ConfigurationError
+        from flytelineage.hooks.connection_secrets import mask_aws_secrets
         from flytelineage.operators.fail_fast import failing_fast
 
         with failing_fast("read the flyte_lineage settings"):
@@ -126,6 +127,7 @@ class LineageOperator(AwsBaseOperator[S3Hook]):
             required = (*REQUIRED, *self.required_settings) if from_variable and document else self.required_settings
             settings = settings_from_dict(merged, required=tuple(dict.fromkeys(required)))
         self.aws_conn_id = settings.aws_conn_id
+        mask_aws_secrets(settings.aws_conn_id)  # error texts quoting the session token are redacted from now on
         return settings
 
     def run_mode(self, context: Context, settings: LineageSettings) -> RunMode:

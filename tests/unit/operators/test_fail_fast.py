@@ -153,3 +153,35 @@ def test_a_deterministic_read_failure_stays_a_value_the_domain_records(method: s
     answers = {"s3://b/ok": b"x", "s3://b/missing": missing, "s3://b/denied": denied, "s3://b/bad": ValueError("x")}
     results = getattr(TransientReadsRaise(_Reader(answers)), method)(sorted(answers), *extra)
     assert results == answers
+
+
+def test_an_aws_error_quoting_a_registered_secret_fails_without_it_or_its_cause() -> None:
+    """An endpoint that quotes the request in its error sends the session token back; the task's error is cut."""
+    import traceback
+    import uuid
+
+    from flytelineage.hooks.connection_secrets import register_secrets
+
+    token = f"token-{uuid.uuid4().hex}"
+    register_secrets([token])
+    echoed = ClientError(
+        {
+            "Error": {"Code": "AccessDenied", "Message": f"you sent {token}"},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        },
+        "GetObject",
+    )
+    with pytest.raises(AirflowFailException) as failed, failing_fast("read s3://b/k", conn_id="aws_default"):
+        raise echoed
+    assert "AccessDenied: you sent ***" in str(failed.value) and "'aws_default'" in str(failed.value)
+    assert token not in "".join(traceback.format_exception(failed.value))
+    with pytest.raises(RetryableAwsError) as retried, failing_fast("register tables"):
+        try:
+            raise echoed
+        except ClientError as e:
+            raise RetryableAwsError("3 tables still failing") from e  # an inner block's own error
+    assert str(retried.value) == "3 tables still failing"
+    assert token not in "".join(traceback.format_exception(retried.value))
+    with pytest.raises(AirflowFailException) as plain, failing_fast("read s3://b/k"):
+        raise _client_error("NoSuchKey", 404)
+    assert isinstance(plain.value.__cause__, ClientError)  # no secret: the cause stays for the traceback
