@@ -30,6 +30,7 @@ from flytelineage.domain.literal_datasets import (
     read_data_schemas,
     read_literal_maps,
 )
+from flytelineage.domain.urn_names import flyte_dataset_name
 from flytelineage.hooks.s3_bulk_reader_hook import S3BulkReaderHook, split_s3_uri
 from tests.flytekit_fixtures.events import flytekit_execution
 from tests.flytekit_fixtures.session import Artefacts
@@ -275,7 +276,7 @@ def test_a_list_is_one_dataset_holding_every_element_location(
         [dataset] = [d for d in execution.datasets if d.producer_task == task and d.output_name == variable]
         ordered = sorted(entries, key=lambda e: [int(i) for i in e["element"].split(".")])
         assert dataset.elements == tuple((e["element"], _norm(e["uri"])) for e in ordered), "elements, in list order"
-        assert dataset.name == f"flytesnacks.development.{task}.{variable}"
+        assert dataset.name == flyte_dataset_name("flytesnacks", "development", task, variable)
         assert dataset.uri == _norm(ordered[0]["uri"])
         kind, columns = file_truth(ordered[0]["files"])
         assert tuple((f.name, f.type) for f in dataset.fields) == columns, "the first element's footer"
@@ -302,7 +303,7 @@ def test_a_list_is_one_glue_table_with_one_partition_per_element(
     for name in sorted(LISTS):
         case = flytekit_artefacts.case(name)
         for variable in sorted({e["variable"] for e in case["datasets"] if e["element"]}):
-            table = tables[f"flytesnacks.development.{case['task']}.{variable}"]
+            table = tables[flyte_dataset_name("flytesnacks", "development", case["task"], variable)]
             entries = [e for e in case["datasets"] if e["variable"] == variable]
             assert [k["Name"] for k in table.table_input["PartitionKeys"]] == ["element"]
             assert {p["Values"][0]: p["StorageDescriptor"]["Location"] for p in table.partitions} == {
