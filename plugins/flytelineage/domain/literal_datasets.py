@@ -54,11 +54,11 @@ from flytelineage.domain.arrow_schema_fields import (
 )
 from flytelineage.domain.lineage_model import SchemaField
 from flytelineage.domain.location_policy import bucket_of, in_read_buckets
+from flytelineage.domain.read_limits import DEFAULT_LIMITS, ReadLimits
 from flytelineage.errors import DatasetReadError
 
 TAIL_BYTES = 64 * 1024
 _ReadFn = Callable[[Sequence[str]], Mapping[str, bytes | Exception]]
-MAX_OFFLOAD_DEPTH = 4
 _FOOTER_FORMATS = frozenset({"parquet", ""})
 
 
@@ -115,28 +115,62 @@ class LiteralRef:
 
 @dataclass
 class ReadOutcome:
-    """Parsed LiteralMaps by ref uri, and the problems met while reading them or their datasets, by uri."""
+    """Parsed LiteralMaps by ref uri, the offloaded literals they reach by uri (each read and parsed once), and the
+    problems met while reading them or their datasets, by uri."""
 
     maps: dict[str, literals_pb2.LiteralMap] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+    offloaded: dict[str, literals_pb2.Literal] = field(default_factory=dict)
 
 
 def read_literal_maps(
-    refs: Iterable[LiteralRef], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
+    refs: Iterable[LiteralRef],
+    reader: ObjectReader,
+    *,
+    read_buckets: Sequence[str] = (),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ReadOutcome:
-    """Read and parse every LiteralMap in ``refs`` and replace offloaded literals by their content."""
+    """Read and parse every LiteralMap in ``refs`` and every offloaded literal they reach (``ReadOutcome.offloaded``).
+
+    Objects are read with ``read_heads`` of ``max_literal_bytes + 1`` bytes: a larger object is a problem and is
+    never downloaded whole. Offloaded literals are not copied into the maps: ``find_datasets`` follows them, so one
+    read once is reused wherever it is referenced, and one that refers back to itself is a cycle, not an expansion.
+    """
     outcome = ReadOutcome()
     unique = {ref.uri: ref for ref in refs}
     raw: dict[str, bytes] = {uri: ref.data for uri, ref in unique.items() if ref.data is not None}
     to_read = sorted(uri for uri, ref in unique.items() if ref.data is None)
-    raw.update(_read_allowed(to_read, reader.read_objects, read_buckets, outcome.problems, "LiteralMap"))
+    raw.update(_read_bounded(to_read, reader, read_buckets, outcome.problems, "LiteralMap", limits))
     for uri in sorted(raw):
+        if len(raw[uri]) > limits.max_literal_bytes:
+            outcome.problems[uri] = _too_large("LiteralMap", uri, limits)
+            continue
         try:
             outcome.maps[uri] = literals_pb2.LiteralMap.FromString(raw[uri])
         except ProtoDecodeError as exc:
             outcome.problems[uri] = f"corrupt LiteralMap {uri}: {exc}"
-    _inline_offloaded(outcome, reader, read_buckets)
+    _read_offloaded(outcome, reader, read_buckets, limits)
     return outcome
+
+
+def _too_large(what: str, uri: str, limits: ReadLimits) -> str:
+    return f"{what} {uri} not read: larger than max_literal_bytes ({limits.max_literal_bytes} bytes)"
+
+
+def _read_bounded(
+    uris: Sequence[str],
+    reader: ObjectReader,
+    read_buckets: Sequence[str],
+    problems: dict[str, str],
+    what: str,
+    limits: ReadLimits,
+) -> dict[str, bytes]:
+    """``_read_allowed`` of at most ``max_literal_bytes + 1`` bytes per object (more than the limit: too large)."""
+
+    def read(batch: Sequence[str]) -> Mapping[str, bytes | Exception]:
+        return reader.read_heads(batch, limits.max_literal_bytes + 1)
+
+    return _read_allowed(uris, read, read_buckets, problems, what)
 
 
 def _read_allowed(
@@ -173,41 +207,45 @@ def _allowed(uris: Iterable[str], read_buckets: Sequence[str], problems: dict[st
     return allowed
 
 
-def _inline_offloaded(outcome: ReadOutcome, reader: ObjectReader, read_buckets: Sequence[str]) -> None:
-    """Replace offloaded literals in place, reading all pending offloaded URIs of one depth at a time."""
-    for _ in range(MAX_OFFLOAD_DEPTH):
-        pending = sorted({lit.offloaded_metadata.uri for m in outcome.maps.values() for lit in _offloaded(m)})
-        if not pending:
+def _read_offloaded(
+    outcome: ReadOutcome, reader: ObjectReader, read_buckets: Sequence[str], limits: ReadLimits
+) -> None:
+    """Read the offloaded literals the maps reach, one level per ``read_heads`` call, each URI at most once.
+
+    Linear in the bytes read: an object is parsed once and only the URIs not tried yet are read at the next level;
+    there are at most ``max_literal_depth`` levels (deeper ones could not be walked anyway).
+    """
+    tried: set[str] = set()
+    pending = _offloaded_uris(lit for m in outcome.maps.values() for lit in m.literals.values())
+    for _ in range(limits.max_literal_depth):
+        todo = sorted(pending - tried)
+        if not todo:
             return
-        contents = _read_allowed(pending, reader.read_objects, read_buckets, outcome.problems, "offloaded literal")
-        parsed: dict[str, literals_pb2.Literal] = {}
-        for uri, data in contents.items():
+        tried.update(todo)
+        contents = _read_bounded(todo, reader, read_buckets, outcome.problems, "offloaded literal", limits)
+        pending = set()
+        for uri in sorted(contents):
+            if len(contents[uri]) > limits.max_literal_bytes:
+                outcome.problems[uri] = _too_large("offloaded literal", uri, limits)
+                continue
             try:
-                parsed[uri] = literals_pb2.Literal.FromString(data)
+                literal = literals_pb2.Literal.FromString(contents[uri])
             except ProtoDecodeError as exc:
                 outcome.problems[uri] = f"corrupt offloaded literal {uri}: {exc}"
-        for map_uri, literal_map in outcome.maps.items():
-            for lit in _offloaded(literal_map):
-                uri = lit.offloaded_metadata.uri
-                if uri in parsed:
-                    lit.CopyFrom(parsed[uri])
-                else:
-                    # unreadable: report it against the map that referenced it, and stop following it
-                    outcome.problems.setdefault(map_uri, outcome.problems.get(uri, f"offloaded literal {uri} lost"))
-                    lit.ClearField("offloaded_metadata")
-    for literal_map in outcome.maps.values():
-        for lit in _offloaded(literal_map):
-            lit.ClearField("offloaded_metadata")
+                continue
+            outcome.offloaded[uri] = literal
+            pending |= _offloaded_uris([literal])
 
 
-def _offloaded(literal_map: literals_pb2.LiteralMap) -> list[literals_pb2.Literal]:
-    found: list[literals_pb2.Literal] = []
-    stack = list(literal_map.literals.values())
+def _offloaded_uris(literals: Iterable[literals_pb2.Literal]) -> set[str]:
+    """The offloaded literal URIs directly inside ``literals`` (not behind another offloaded literal)."""
+    found: set[str] = set()
+    stack = list(literals)
     while stack:
         lit = stack.pop()
         which = lit.WhichOneof("value")
         if which == "offloaded_metadata":
-            found.append(lit)
+            found.add(lit.offloaded_metadata.uri)
         elif which == "collection":
             stack.extend(lit.collection.literals)
         elif which == "map":
@@ -220,46 +258,153 @@ def _offloaded(literal_map: literals_pb2.LiteralMap) -> list[literals_pb2.Litera
 # ---- finding datasets -----------------------------------------------------------------------------------------------
 
 
+@dataclass
+class LiteralBudget:
+    """What the searches of one execution's LiteralMaps may still walk (``ReadLimits``), and the problems they met.
+
+    One budget is shared by every ``find_datasets`` call of an execution: ``max_literals`` bounds their total, so
+    an expansion (an offloaded literal used many times over) costs at most that many steps whatever its shape.
+    """
+
+    limits: ReadLimits = DEFAULT_LIMITS
+    walked: int = 0
+    problems: set[str] = field(default_factory=set)
+    unsearched: list[str] = field(default_factory=list)
+    """The LiteralMaps not searched at all because ``max_literals`` was reached before them."""
+
+    @property
+    def exhausted(self) -> bool:
+        """True once more than ``max_literals`` literals were walked."""
+        return self.walked > self.limits.max_literals
+
+    def summary(self) -> set[str]:
+        """``problems`` plus one problem naming the LiteralMaps left unsearched, if any."""
+        if not self.unsearched:
+            return set(self.problems)
+        first = sorted(self.unsearched)[0]
+        more = f" and {len(self.unsearched) - 1} more" if len(self.unsearched) > 1 else ""
+        return self.problems | {
+            f"{len(self.unsearched)} LiteralMaps not searched for datasets once max_literals "
+            f"({self.limits.max_literals}) was reached: {first}{more}"
+        }
+
+
+class _Exhausted(Exception):
+    """Raised inside a walk when its budget's ``max_literals`` is passed."""
+
+
+@dataclass
+class _Walk:
+    """One LiteralMap's search: where it is (for problems), the offloaded literals read, the shared budget."""
+
+    where: str
+    read: ReadOutcome
+    budget: LiteralBudget
+    found: list[FoundDataset] = field(default_factory=list)
+    variable: str = ""
+
+    def charge(self, steps: int = 1) -> None:
+        self.budget.walked += steps
+        if self.budget.exhausted:
+            raise _Exhausted
+
+    def offloaded(self, uri: str, via: tuple[str, ...]) -> literals_pb2.Literal | None:
+        """The literal an offloaded reference stands for, or None with the problem recorded (unread, a cycle)."""
+        if uri in via:
+            cycle = " -> ".join((*via[via.index(uri) :], uri))
+            self.budget.problems.add(f"offloaded literal {uri} refers back to itself ({cycle}): not followed")
+            return None
+        content = self.read.offloaded.get(uri)
+        if content is None:
+            self.budget.problems.add(self.read.problems.get(uri, f"offloaded literal {uri} lost"))
+        return content
+
+    def too_deep(self) -> None:
+        limit = self.budget.limits.max_literal_depth
+        self.budget.problems.add(
+            f"{self.where}: variable {self.variable!r} nests deeper than max_literal_depth ({limit}): "
+            f"not searched below level {limit}"
+        )
+
+
 def find_datasets(
     literal_map: literals_pb2.LiteralMap,
     interface: Mapping[str, types_pb2.LiteralType] | None = None,
+    *,
+    read: ReadOutcome | None = None,
+    budget: LiteralBudget | None = None,
+    where: str = "LiteralMap",
 ) -> list[FoundDataset]:
     """All datasets in a LiteralMap, sorted by variable path.
 
     ``interface`` (variable -> declared ``LiteralType``, from cloudEvents v2 ``output_interface``) supplies columns
-    when the literal itself carries none.
+    when the literal itself carries none. Offloaded literals are looked up in ``read.offloaded``; ``budget`` (one
+    per execution) bounds the walk and collects its problems, ``where`` names the map in them. Reaching
+    ``max_literals`` stops the search: the datasets found before it are kept.
     """
-    found: list[FoundDataset] = []
+    budget = budget if budget is not None else LiteralBudget()
+    walk = _Walk(where, read if read is not None else ReadOutcome(), budget)
+    if budget.exhausted:
+        budget.unsearched.append(where)
+        return []
     for name in sorted(literal_map.literals):
+        walk.variable = name
         declared = (interface or {}).get(name)
-        _walk(name, literal_map.literals[name], declared, found)
-    return sorted(found, key=lambda d: (d.variable, d.uri))
+        try:
+            _walk(walk, name, literal_map.literals[name], declared, 1, ())
+        except _Exhausted:
+            budget.problems.add(
+                f"{where}: more than max_literals ({budget.limits.max_literals}) literals in the execution's "
+                f"LiteralMaps; the search for datasets stopped in variable {name!r}"
+            )
+            break
+    return sorted(walk.found, key=lambda d: (d.variable, d.uri))
 
 
 def _walk(
-    path: str, lit: literals_pb2.Literal, declared: types_pb2.LiteralType | None, found: list[FoundDataset]
+    walk: _Walk,
+    path: str,
+    lit: literals_pb2.Literal,
+    declared: types_pb2.LiteralType | None,
+    depth: int,
+    via: tuple[str, ...],
 ) -> None:
+    walk.charge()
+    if depth > walk.budget.limits.max_literal_depth:
+        walk.too_deep()
+        return
     which = lit.WhichOneof("value")
-    if which == "collection":
+    if which == "offloaded_metadata":
+        content = walk.offloaded(lit.offloaded_metadata.uri, via)
+        if content is not None:
+            _walk(walk, path, content, declared, depth + 1, (*via, lit.offloaded_metadata.uri))
+    elif which == "collection":
         item_type = declared.collection_type if declared is not None and declared.HasField("collection_type") else None
         for index, item in enumerate(lit.collection.literals):
-            _walk(f"{path}.{index}", item, item_type, found)
+            _walk(walk, f"{path}.{index}", item, item_type, depth + 1, via)
     elif which == "map":
         value_type = declared.map_value_type if declared is not None and declared.HasField("map_value_type") else None
         for key in sorted(lit.map.literals):
-            _walk(f"{path}.{key}", lit.map.literals[key], value_type, found)
+            _walk(walk, f"{path}.{key}", lit.map.literals[key], value_type, depth + 1, via)
     elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
         # Optional[...] / Union[...]: the value is wrapped with the type of the variant stored (``Union.type``,
         # flytekit's ``stored_type``)
         union = lit.scalar.union
         stored = union.type if union.HasField("type") else declared
-        _walk(path, union.value, stored, found)
+        _walk(walk, path, union.value, stored, depth + 1, via)
     elif which == "scalar" and lit.scalar.WhichOneof("value") in ("binary", "generic"):
-        found.extend(_embedded_datasets(path, lit.scalar))
+        scalar = lit.scalar
+        size = len(scalar.binary.value) if scalar.WhichOneof("value") == "binary" else scalar.generic.ByteSize()
+        walk.charge(size // _EMBEDDED_BYTES_PER_LITERAL)  # decoding it is the cost, paid at every use
+        walk.found.extend(_embedded_datasets(path, scalar))
     elif which == "scalar":
         dataset = _scalar_dataset(path, lit.scalar, declared)
         if dataset is not None:
-            found.append(dataset)
+            walk.found.append(dataset)
+
+
+_EMBEDDED_BYTES_PER_LITERAL = 100
+"""A dataclass value (msgpack or Struct) counts as one literal per this many bytes of its encoding."""
 
 
 def normalize_location(uri: str) -> str:
@@ -371,19 +516,26 @@ class FooterOutcome:
 
 
 def read_footer_schemas(
-    datasets: Iterable[FoundDataset], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
+    datasets: Iterable[FoundDataset],
+    reader: ObjectReader,
+    *,
+    read_buckets: Sequence[str] = (),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> FooterOutcome:
     """Schemas from the Parquet footers of the datasets that need one (``needs_footer``), keyed by dataset uri.
 
     A declared single-file blob is its own data file. Every other dataset is listed as a directory; when nothing
     is under it, its URI is tried as one object (``StructuredDataset(uri=".../data.parquet")``) and, if it exists,
     it is a file (``layouts``). Data files without the ``PAR1`` magic are "not Parquet": a problem for datasets
-    declared Parquet (or structured datasets with no format), silence for blobs with no declared format.
+    declared Parquet (or structured datasets with no format), silence for blobs with no declared format. A file
+    claiming a footer longer than ``max_footer_bytes`` is a problem; the longer tail is never requested.
     """
     outcome = FooterOutcome()
     wanted = {d.uri: d for d in datasets if needs_footer(d)}
     files = _data_files(wanted, reader, read_buckets, outcome)
-    schemas, not_parquet = _footer_schemas(sorted(set(files.values())), reader, read_buckets, outcome.problems)
+    schemas, not_parquet = _footer_schemas(
+        sorted(set(files.values())), reader, read_buckets, outcome.problems, limits.max_footer_bytes
+    )
     for dataset_uri, file_uri in files.items():
         schema = schemas.get(file_uri)
         if schema is not None:
@@ -406,9 +558,14 @@ def _what(dataset: FoundDataset) -> str:
 
 
 def _footer_schemas(
-    file_uris: Sequence[str], reader: ObjectReader, read_buckets: Sequence[str], problems: dict[str, str]
+    file_uris: Sequence[str],
+    reader: ObjectReader,
+    read_buckets: Sequence[str],
+    problems: dict[str, str],
+    max_footer_bytes: int,
 ) -> tuple[dict[str, pa.Schema], dict[str, str]]:
-    """Read ``TAIL_BYTES`` of every file, then once more (per needed size) for footers that did not fit.
+    """Read ``TAIL_BYTES`` of every file, then once more (per needed size) for footers that did not fit, unless the
+    footer claims more than ``max_footer_bytes``.
 
     Returns the schemas and, separately, the files that are not Parquet at all (no magic) with the reason.
     """
@@ -421,7 +578,12 @@ def _footer_schemas(
             not_parquet[file_uri] = f"data file {file_uri} is not a Parquet file (no PAR1 magic at the end)"
             continue
         parsed = _parse_or_problem(file_uri, tail, len(tail) < TAIL_BYTES, problems)
-        if isinstance(parsed, NeedMoreBytes):
+        if isinstance(parsed, NeedMoreBytes) and parsed.footer_bytes > max_footer_bytes:
+            problems[file_uri] = (
+                f"Parquet file {file_uri}: its footer claims {parsed.footer_bytes} bytes, more than max_footer_bytes "
+                f"({max_footer_bytes}); not read"
+            )
+        elif isinstance(parsed, NeedMoreBytes):
             retry[file_uri] = parsed.nbytes
         elif parsed is not None:
             schemas[file_uri] = parsed
@@ -631,14 +793,54 @@ def _csv_dirs(datasets: Iterable[FoundDataset], read_buckets: Sequence[str], pro
 
 
 def read_data_schemas(
-    datasets: Iterable[FoundDataset], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
+    datasets: Iterable[FoundDataset],
+    reader: ObjectReader,
+    *,
+    read_buckets: Sequence[str] = (),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> FooterOutcome:
     """``read_footer_schemas`` then ``read_csv_headers``, merged (``with_csv_headers``), with one ``list_files`` call
-    for the directories of both phases."""
+    for the directories of both phases.
+
+    Every dataset given is read: ``max_dataset_reads`` is applied per execution before, by ``capped_reads``."""
     wanted = list(datasets)
     shared = _ListingOnce(reader, _csv_dirs(wanted, read_buckets, {}))
-    footers = read_footer_schemas(wanted, shared, read_buckets=read_buckets)
+    footers = read_footer_schemas(wanted, shared, read_buckets=read_buckets, limits=limits)
     return with_csv_headers(footers, read_csv_headers(wanted, shared, read_buckets=read_buckets))
+
+
+def needs_data_read(dataset: FoundDataset) -> bool:
+    """True when ``read_data_schemas`` looks at the dataset's data (a footer or a CSV header, perhaps a listing)."""
+    return needs_footer(dataset) or needs_csv_header(dataset)
+
+
+@dataclass(frozen=True)
+class CappedReads:
+    """The dataset URIs of one execution left unread by ``max_dataset_reads``, and the problem saying so."""
+
+    uris: frozenset[str] = frozenset()
+    problem: str | None = None
+
+
+def capped_reads(
+    datasets: Iterable[FoundDataset], *, read_buckets: Sequence[str] = (), limits: ReadLimits = DEFAULT_LIMITS
+) -> CappedReads:
+    """Of one execution's datasets that need a data read (in ``read_buckets``), those past ``max_dataset_reads`` in
+    sorted order of their URIs: they are not listed or read, and keep the columns their literals declare.
+
+    Applied per execution, so what an execution gets never depends on the others grouped in the same run.
+    """
+    buckets = frozenset(read_buckets)
+    uris = sorted({d.uri for d in datasets if needs_data_read(d) and in_read_buckets(d.uri, buckets)})
+    over = uris[limits.max_dataset_reads :]
+    if not over:
+        return CappedReads()
+    problem = (
+        f"{len(over)} of the execution's {len(uris)} datasets to read were not listed or read for a schema "
+        f"(max_dataset_reads is {limits.max_dataset_reads}); they keep the columns of their literals: {over[0]}"
+        + (f" and {len(over) - 1} more" if len(over) > 1 else "")
+    )
+    return CappedReads(frozenset(over), problem)
 
 
 class _ListingOnce:
