@@ -66,7 +66,7 @@ def resolve(outputs_uri: str) -> Resolution:
     for dataset in found:
         fields = footers.fields.get(dataset.uri) or dataset.fields
         reported.append(Reported(dataset, tuple((f.name, f.type) for f in fields)))
-    problems = {*maps.problems.values(), *budget.summary(), *footers.problems.values()}
+    problems = {*maps.problems.values(), *budget.problems, *footers.problems.values()}
     return Resolution(tuple(reported), tuple(sorted(problems)))
 
 

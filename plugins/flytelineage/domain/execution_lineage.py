@@ -59,14 +59,14 @@ from flytelineage.domain.literal_datasets import (
     CappedReads,
     FooterOutcome,
     FoundDataset,
-    LiteralBudget,
     LiteralRef,
+    MapToSearch,
     ObjectReader,
     ReadOutcome,
     capped_reads,
-    find_datasets,
     read_data_schemas,
     read_literal_maps,
+    search_literal_maps,
 )
 from flytelineage.domain.read_limits import DEFAULT_LIMITS, ReadLimits
 
@@ -181,17 +181,16 @@ def _sides_of(graph: ExecutionGraph) -> list[tuple[_SideKey, LiteralRef | None, 
 def find_execution_datasets(
     graph: ExecutionGraph, maps: ReadOutcome, read_buckets: Sequence[str] = (), limits: ReadLimits = DEFAULT_LIMITS
 ) -> ExecutionDatasets:
-    """Search every LiteralMap side of one execution with one ``LiteralBudget``, then cap its data reads."""
-    budget = LiteralBudget(limits)
-    sides: dict[_SideKey, tuple[FoundDataset, ...]] = {}
-    for key, ref, declared in _sides_of(graph):
-        literal_map = maps.maps.get(ref.uri) if ref is not None else None
-        if ref is not None and literal_map is not None:
-            found = find_datasets(literal_map, declared, read=maps, budget=budget, where=f"LiteralMap {ref.uri}")
-            sides[key] = tuple(found)
-    capped = capped_reads((d for found in sides.values() for d in found), read_buckets=read_buckets, limits=limits)
-    problems = budget.summary() | ({capped.problem} if capped.problem else set())
-    return ExecutionDatasets(sides, frozenset(problems), capped)
+    """Search every LiteralMap side of one execution within its ``max_literals``, then cap its data reads."""
+    to_search = [
+        MapToSearch(key, maps.maps[ref.uri], declared, f"LiteralMap {ref.uri}")
+        for key, ref, declared in _sides_of(graph)
+        if ref is not None and ref.uri in maps.maps
+    ]
+    found, problems = search_literal_maps(to_search, maps, limits)
+    sides = {key: tuple(datasets) for key, datasets in found.items()}
+    capped = capped_reads(sides.values(), read_buckets=read_buckets, limits=limits)
+    return ExecutionDatasets(sides, frozenset(problems | ({capped.problem} if capped.problem else set())), capped)
 
 
 @dataclass(frozen=True)

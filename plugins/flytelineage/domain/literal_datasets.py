@@ -34,7 +34,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import msgpack
 import pyarrow as pa
@@ -212,18 +212,18 @@ def _read_offloaded(
 ) -> None:
     """Read the offloaded literals the maps reach, one level per ``read_heads`` call, each URI at most once.
 
-    Linear in the bytes read: an object is parsed once and only the URIs not tried yet are read at the next level;
-    there are at most ``max_literal_depth`` levels (deeper ones could not be walked anyway).
+    Linear in the bytes read: an object is parsed once and only URIs not tried yet are read at the next level. A
+    literal that the walk would find deeper than ``max_literal_depth`` (``find_datasets``) is not read.
     """
     tried: set[str] = set()
-    pending = _offloaded_uris(lit for m in outcome.maps.values() for lit in m.literals.values())
-    for _ in range(limits.max_literal_depth):
-        todo = sorted(pending - tried)
+    pending = _offloaded_uris(((lit, 1) for m in outcome.maps.values() for lit in m.literals.values()), limits)
+    while pending:
+        todo = sorted(set(pending) - tried)
         if not todo:
             return
         tried.update(todo)
         contents = _read_bounded(todo, reader, read_buckets, outcome.problems, "offloaded literal", limits)
-        pending = set()
+        reached: dict[str, int] = {}
         for uri in sorted(contents):
             if len(contents[uri]) > limits.max_literal_bytes:
                 outcome.problems[uri] = _too_large("offloaded literal", uri, limits)
@@ -234,25 +234,31 @@ def _read_offloaded(
                 outcome.problems[uri] = f"corrupt offloaded literal {uri}: {exc}"
                 continue
             outcome.offloaded[uri] = literal
-            pending |= _offloaded_uris([literal])
+            for inner, depth in _offloaded_uris([(literal, pending[uri])], limits).items():
+                reached[inner] = min(depth, reached.get(inner, depth))
+        pending = reached
 
 
-def _offloaded_uris(literals: Iterable[literals_pb2.Literal]) -> set[str]:
-    """The offloaded literal URIs directly inside ``literals`` (not behind another offloaded literal)."""
-    found: set[str] = set()
+def _offloaded_uris(literals: Iterable[tuple[literals_pb2.Literal, int]], limits: ReadLimits) -> dict[str, int]:
+    """The offloaded literal URIs directly inside ``literals`` (given with their depth, as ``find_datasets`` counts
+    it), each with the least depth its content is reached at; those deeper than ``max_literal_depth`` are left out."""
+    found: dict[str, int] = {}
     stack = list(literals)
     while stack:
-        lit = stack.pop()
+        lit, depth = stack.pop()
+        if depth > limits.max_literal_depth:
+            continue
         which = lit.WhichOneof("value")
         if which == "offloaded_metadata":
-            found.add(lit.offloaded_metadata.uri)
+            uri = lit.offloaded_metadata.uri
+            found[uri] = min(depth + 1, found.get(uri, depth + 1))
         elif which == "collection":
-            stack.extend(lit.collection.literals)
+            stack.extend((item, depth + 1) for item in lit.collection.literals)
         elif which == "map":
-            stack.extend(lit.map.literals.values())
+            stack.extend((item, depth + 1) for item in lit.map.literals.values())
         elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
-            stack.append(lit.scalar.union.value)
-    return found
+            stack.append((lit.scalar.union.value, depth + 1))
+    return {uri: depth for uri, depth in found.items() if depth <= limits.max_literal_depth}
 
 
 # ---- finding datasets -----------------------------------------------------------------------------------------------
@@ -260,33 +266,65 @@ def _offloaded_uris(literals: Iterable[literals_pb2.Literal]) -> set[str]:
 
 @dataclass
 class LiteralBudget:
-    """What the searches of one execution's LiteralMaps may still walk (``ReadLimits``), and the problems they met.
+    """What one search may walk (``allowance``, by default ``max_literals``), what it walked and the problems met.
 
-    One budget is shared by every ``find_datasets`` call of an execution: ``max_literals`` bounds their total, so
-    an expansion (an offloaded literal used many times over) costs at most that many steps whatever its shape.
+    ``search_literal_maps`` gives each LiteralMap of an execution its own budget out of the execution's
+    ``max_literals``, so an expansion (an offloaded literal used many times over) costs a bounded number of steps
+    whatever its shape.
     """
 
     limits: ReadLimits = DEFAULT_LIMITS
+    allowance: int | None = None
     walked: int = 0
     problems: set[str] = field(default_factory=set)
-    unsearched: list[str] = field(default_factory=list)
-    """The LiteralMaps not searched at all because ``max_literals`` was reached before them."""
 
     @property
     def exhausted(self) -> bool:
-        """True once more than ``max_literals`` literals were walked."""
-        return self.walked > self.limits.max_literals
+        """True once more literals were walked than allowed."""
+        allowance = self.allowance if self.allowance is not None else self.limits.max_literals
+        return self.walked > allowance
 
-    def summary(self) -> set[str]:
-        """``problems`` plus one problem naming the LiteralMaps left unsearched, if any."""
-        if not self.unsearched:
-            return set(self.problems)
-        first = sorted(self.unsearched)[0]
-        more = f" and {len(self.unsearched) - 1} more" if len(self.unsearched) > 1 else ""
-        return self.problems | {
-            f"{len(self.unsearched)} LiteralMaps not searched for datasets once max_literals "
-            f"({self.limits.max_literals}) was reached: {first}{more}"
-        }
+
+_K = TypeVar("_K")
+
+
+@dataclass(frozen=True)
+class MapToSearch(Generic[_K]):
+    """One LiteralMap of an execution for ``search_literal_maps``: a key chosen by the caller, the map, its declared
+    variable types and how problems name it (``LiteralMap <uri>``)."""
+
+    key: _K
+    literal_map: literals_pb2.LiteralMap
+    interface: Mapping[str, types_pb2.LiteralType]
+    where: str
+
+
+def search_literal_maps(
+    maps: Sequence[MapToSearch[_K]], read: ReadOutcome, limits: ReadLimits = DEFAULT_LIMITS
+) -> tuple[dict[_K, list[FoundDataset]], set[str]]:
+    """The datasets of one execution's LiteralMaps (by key) and the problems met, within ``max_literals`` in all.
+
+    Each map first gets an equal share of ``max_literals``; the maps that needed more are searched again, in order,
+    with what the others left. A bomb in one map is cut at its share (at worst) and never starves the other maps,
+    a single large map still gets nearly the whole limit, and the work stays under twice ``max_literals``.
+    """
+    share = limits.max_literals // max(1, len(maps))
+    found: dict[_K, list[FoundDataset]] = {}
+    budgets: dict[_K, LiteralBudget] = {}
+    for item in maps:
+        budgets[item.key] = LiteralBudget(limits, allowance=share)
+        found[item.key] = find_datasets(
+            item.literal_map, item.interface, read=read, budget=budgets[item.key], where=item.where
+        )
+    left = limits.max_literals - sum(min(b.walked, share) for b in budgets.values())
+    for item in maps:
+        if not budgets[item.key].exhausted or left <= 0:
+            continue
+        budget = LiteralBudget(limits, allowance=left + share)
+        found[item.key] = find_datasets(item.literal_map, item.interface, read=read, budget=budget, where=item.where)
+        budgets[item.key] = budget
+        left = left + share - min(budget.walked, left + share)
+    return found, {p for b in budgets.values() for p in b.problems}
 
 
 class _Exhausted(Exception):
@@ -344,9 +382,6 @@ def find_datasets(
     """
     budget = budget if budget is not None else LiteralBudget()
     walk = _Walk(where, read if read is not None else ReadOutcome(), budget)
-    if budget.exhausted:
-        budget.unsearched.append(where)
-        return []
     for name in sorted(literal_map.literals):
         walk.variable = name
         declared = (interface or {}).get(name)
@@ -823,20 +858,34 @@ class CappedReads:
 
 
 def capped_reads(
-    datasets: Iterable[FoundDataset], *, read_buckets: Sequence[str] = (), limits: ReadLimits = DEFAULT_LIMITS
+    datasets_by_map: Iterable[Sequence[FoundDataset]],
+    *,
+    read_buckets: Sequence[str] = (),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> CappedReads:
-    """Of one execution's datasets that need a data read (in ``read_buckets``), those past ``max_dataset_reads`` in
-    sorted order of their URIs: they are not listed or read, and keep the columns their literals declare.
+    """Of one execution's datasets that need a data read (in ``read_buckets``), given per LiteralMap, those past
+    ``max_dataset_reads``: they are not listed or read, and keep the columns their literals declare.
 
-    Applied per execution, so what an execution gets never depends on the others grouped in the same run.
+    The reads are dealt out in turns, one dataset of each map per turn (in each map's order), so one map with
+    thousands of datasets cannot crowd out the few of the others. Applied per execution, so what an execution gets
+    never depends on the others grouped in the same run.
     """
     buckets = frozenset(read_buckets)
-    uris = sorted({d.uri for d in datasets if needs_data_read(d) and in_read_buckets(d.uri, buckets)})
-    over = uris[limits.max_dataset_reads :]
+    queues = [
+        [d.uri for d in datasets if needs_data_read(d) and in_read_buckets(d.uri, buckets)]
+        for datasets in datasets_by_map
+    ]
+    chosen: dict[str, None] = {}
+    for turn in range(max((len(q) for q in queues), default=0)):
+        for queue in queues:
+            if turn < len(queue) and len(chosen) < limits.max_dataset_reads:
+                chosen.setdefault(queue[turn])
+    wanted = {uri for queue in queues for uri in queue}
+    over = sorted(wanted - chosen.keys())
     if not over:
         return CappedReads()
     problem = (
-        f"{len(over)} of the execution's {len(uris)} datasets to read were not listed or read for a schema "
+        f"{len(over)} of the execution's {len(wanted)} datasets to read were not listed or read for a schema "
         f"(max_dataset_reads is {limits.max_dataset_reads}); they keep the columns of their literals: {over[0]}"
         + (f" and {len(over) - 1} more" if len(over) > 1 else "")
     )

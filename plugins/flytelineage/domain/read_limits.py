@@ -22,9 +22,11 @@ class ReadLimits:
     """Per object: the largest LiteralMap or offloaded literal read (a larger one is not downloaded at all: at most
     this many bytes + 1 are requested). Propeller offloads literals from 10 MB by default, so 64 MiB leaves room
     while a parsed object still fits in a few hundred MiB."""
-    max_literals: int = 1_000_000
+    max_literals: int = 250_000
     """Per execution: literals walked while searching its LiteralMaps for datasets, an offloaded literal counting
-    at every place it is used, and each value inside a dataclass counting as one per 100 bytes of its encoding."""
+    at every place it is used, and each value inside a dataclass counting as one per 100 bytes of its encoding.
+    A literal reused a million times over costs about 350 MiB and 25 s to resolve; at 250,000 it is about 80 MiB
+    and 7 s (bench/literal_bombs.py), while a map task over 100,000 items still fits."""
     max_literal_depth: int = 64
     """Per execution: nesting levels of collections, maps, unions and offloaded literals below a variable."""
     max_footer_bytes: int = 16 * MIB
