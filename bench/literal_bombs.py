@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         row = rows[-1]
         print(
-            f"{row['bomb']:<22} crafted {row['crafted_bytes'] / MIB:9.3f} MiB  before {row['rss_before_mib']:7.1f} MiB"
+            f"{row['bomb']:<22} crafted {row['crafted_bytes']:>10} B  before {row['rss_before_mib']:7.1f} MiB"
             f"  peak {row['peak_mib']:7.1f} MiB (+{row['increase_mib']:6.1f})  {row['seconds']:6.2f} s  "
             f"read {row['objects_read']} objects (max {row['bytes_asked_max']} B asked)  listed {row['listed']}  "
             f"tails {row['tails']}  clean execution unchanged: {row['clean_unchanged']}",
