@@ -13,18 +13,22 @@ their path continuing with ``.<field>`` / ``.<index>``.
 Reading happens in phases, each asking the ``ObjectReader`` once with the full set of URIs of all executions, so the
 implementation can read concurrently and every URI is read at most once per run:
 
-1. ``read_objects``: the LiteralMaps (``inputs.pb``/``outputs.pb``); inline maps from event payloads need no read;
-2. ``read_objects``: the offloaded literals found in them (repeated while new ones appear, bounded depth);
+1. ``read_heads`` of ``max_literal_bytes + 1`` bytes: the LiteralMaps (``inputs.pb``/``outputs.pb``), so a larger
+   object is a problem and is never downloaded whole; inline maps from event payloads need no read;
+2. the same for the offloaded literals found in them, one level at a time while new ones appear; each is parsed
+   once and followed by the search (``find_datasets``), never copied, so the work is linear in the bytes read;
 3. ``list_files``: the directories of datasets without annotated columns whose format is Parquet (or unknown);
 4. ``read_tails``: the last ``TAIL_BYTES`` of the first data file of each (sorted order), then once more for the
-   footers that did not fit;
+   footers that did not fit, unless they claim more than ``max_footer_bytes``;
 5. ``read_heads``: for datasets with format ``csv``, the first ``HEAD_BYTES`` of their first CSV file, whose
    header line names the columns (``read_csv_headers``); their directories are listed with those of phase 3, in
    the same ``list_files`` call (``read_data_schemas``).
 
 ``read_buckets`` (an allowlist of bucket names, empty = any; the rule is ``location_policy.in_read_buckets``) is
 enforced here, before the reader is asked: a URI outside it is never requested. Every refused, missing or corrupt
-object becomes a problem string attached to the URI; nothing raises.
+object becomes a problem string attached to the URI; nothing raises. The other hard limits (``read_limits``) are
+per execution: ``search_literal_maps`` (literals walked, nesting depth) and ``capped_reads`` (datasets read for a
+schema) are applied by the caller, which knows which LiteralMaps belong to which execution.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ class ObjectReader(Protocol):
     """
 
     def read_objects(self, uris: Sequence[str]) -> Mapping[str, bytes | Exception]:
-        """Whole objects (LiteralMaps, offloaded literals: small)."""
+        """Whole objects (the grouping's own batches and state; LiteralMaps are read with ``read_heads``)."""
         ...
 
     def list_files(self, dir_uris: Sequence[str]) -> Mapping[str, Sequence[str] | Exception]:
@@ -354,7 +358,7 @@ class _Walk:
             return None
         content = self.read.offloaded.get(uri)
         if content is None:
-            self.budget.problems.add(self.read.problems.get(uri, f"offloaded literal {uri} lost"))
+            self.budget.problems.add(self.read.problems.get(uri, f"offloaded literal {uri} not read"))
         return content
 
     def too_deep(self) -> None:
@@ -376,9 +380,9 @@ def find_datasets(
     """All datasets in a LiteralMap, sorted by variable path.
 
     ``interface`` (variable -> declared ``LiteralType``, from cloudEvents v2 ``output_interface``) supplies columns
-    when the literal itself carries none. Offloaded literals are looked up in ``read.offloaded``; ``budget`` (one
-    per execution) bounds the walk and collects its problems, ``where`` names the map in them. Reaching
-    ``max_literals`` stops the search: the datasets found before it are kept.
+    when the literal itself carries none. Offloaded literals are looked up in ``read.offloaded`` (one reaching itself
+    is a cycle problem); ``budget`` bounds the walk (``max_literals``, ``max_literal_depth``) and collects its
+    problems, ``where`` names the map in them. Reaching the budget stops the search: what was found before is kept.
     """
     budget = budget if budget is not None else LiteralBudget()
     walk = _Walk(where, read if read is not None else ReadOutcome(), budget)
