@@ -26,10 +26,12 @@ from flytelineage.domain.literal_datasets import (
     FoundDataset,
     LiteralBudget,
     LiteralRef,
+    MapToSearch,
     capped_reads,
     find_datasets,
     read_footer_schemas,
     read_literal_maps,
+    search_literal_maps,
 )
 from flytelineage.domain.read_limits import DEFAULT_LIMITS, ReadLimits
 from flytelineage.testing import flyte_literals as lit
@@ -65,6 +67,12 @@ def test_a_literal_referring_to_itself_is_one_cycle_problem_and_one_read() -> No
     assert found == [GOOD_FOUND]
     assert problems == {f"offloaded literal {uri} refers back to itself ({uri} -> {uri}): not followed"}
     assert _offloaded_reads(reader) == [uri]
+    # linear: a_good, the reference, its list and the list's 20 references are each walked once
+    literal_map = lit.literal_map_of({"a_good": lit.structured_dataset_literal(GOOD), "z_bomb": bomb.literal})
+    read = read_literal_maps([LiteralRef("inline://e/outputs", literal_map.SerializeToString())], reader)
+    budget = LiteralBudget()
+    find_datasets(read.maps["inline://e/outputs"], read=read, budget=budget)
+    assert budget.walked == 1 + 1 + 1 + 20
 
 
 def test_a_cycle_through_two_literals_is_followed_once_around() -> None:
@@ -143,6 +151,30 @@ def test_an_offloaded_literal_larger_than_the_limit_is_a_problem_where_it_is_use
     assert found == [GOOD_FOUND]
     assert problems == {f"offloaded literal {uri} not read: larger than max_literal_bytes (4096 bytes)"}
     assert [c[2] for c in reader.calls] == [4_097, 4_097]
+
+
+def _to_search(key: str, literal: literals_pb2.Literal) -> MapToSearch[str]:
+    return MapToSearch(key, lit.literal_map_of({"v": literal}), {}, f"LiteralMap {key}")
+
+
+def test_a_bomb_in_one_literal_map_does_not_starve_the_others_of_the_execution() -> None:
+    bomb = bombs.fan_out(BASE, n=10, levels=4)
+    good = [_to_search(f"s3://b/{i}.pb", lit.structured_dataset_literal(f"{GOOD}/{i}")) for i in range(3)]
+    maps = [_to_search("s3://b/bomb.pb", bomb.literal), *good]
+    read = read_literal_maps([], InMemoryObjectReader({}))
+    read.offloaded.update({uri: literals_pb2.Literal.FromString(data) for uri, data in bomb.objects.items()})
+    found, problems = search_literal_maps(maps, read, ReadLimits(max_literals=5_000))
+    assert problems == {
+        "LiteralMap s3://b/bomb.pb: more than max_literals (5000) literals in the execution's LiteralMaps; the search "
+        "for datasets stopped in variable 'v'"
+    }
+    assert [found[f"s3://b/{i}.pb"] for i in range(3)] == [
+        [FoundDataset("v", "structured_dataset", f"{GOOD}/{i}", "parquet")] for i in range(3)
+    ]
+    # cut at its share (1,250) first, then searched again with all the others left: 5,000 less their 3 literals
+    alone = LiteralBudget(ReadLimits(max_literals=5_000), allowance=5_000 - 3)
+    assert found["s3://b/bomb.pb"] == find_datasets(maps[0].literal_map, read=read, budget=alone)
+    assert alone.walked == 5_000 - 3 + 1 and len(found["s3://b/bomb.pb"]) > 2_000
 
 
 # ---- footers and data reads -----------------------------------------------------------------------------------------
