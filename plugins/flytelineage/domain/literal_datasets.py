@@ -146,11 +146,12 @@ def read_literal_maps(
     to_read = sorted(uri for uri, ref in unique.items() if ref.data is None)
     raw.update(_read_bounded(to_read, reader, read_buckets, outcome.problems, "LiteralMap", limits))
     for uri in sorted(raw):
-        if len(raw[uri]) > limits.max_literal_bytes:
+        data = raw.pop(uri)  # the bytes are dropped as soon as parsed: only one copy of each map is held
+        if len(data) > limits.max_literal_bytes:
             outcome.problems[uri] = _too_large("LiteralMap", uri, limits)
             continue
         try:
-            outcome.maps[uri] = literals_pb2.LiteralMap.FromString(raw[uri])
+            outcome.maps[uri] = literals_pb2.LiteralMap.FromString(data)
         except ProtoDecodeError as exc:
             outcome.problems[uri] = f"corrupt LiteralMap {uri}: {exc}"
     _read_offloaded(outcome, reader, read_buckets, limits)
@@ -229,11 +230,12 @@ def _read_offloaded(
         contents = _read_bounded(todo, reader, read_buckets, outcome.problems, "offloaded literal", limits)
         reached: dict[str, int] = {}
         for uri in sorted(contents):
-            if len(contents[uri]) > limits.max_literal_bytes:
+            data = contents.pop(uri)
+            if len(data) > limits.max_literal_bytes:
                 outcome.problems[uri] = _too_large("offloaded literal", uri, limits)
                 continue
             try:
-                literal = literals_pb2.Literal.FromString(contents[uri])
+                literal = literals_pb2.Literal.FromString(data)
             except ProtoDecodeError as exc:
                 outcome.problems[uri] = f"corrupt offloaded literal {uri}: {exc}"
                 continue
@@ -245,11 +247,18 @@ def _read_offloaded(
 
 def _offloaded_uris(literals: Iterable[tuple[literals_pb2.Literal, int]], limits: ReadLimits) -> dict[str, int]:
     """The offloaded literal URIs directly inside ``literals`` (given with their depth, as ``find_datasets`` counts
-    it), each with the least depth its content is reached at; those deeper than ``max_literal_depth`` are left out."""
+    it), each with the least depth its content is reached at; those deeper than ``max_literal_depth`` are left out.
+
+    Depth first over iterators, so the memory held is one iterator per level, not one wrapper per literal.
+    """
     found: dict[str, int] = {}
-    stack = list(literals)
+    stack: list[Iterator[tuple[literals_pb2.Literal, int]]] = [iter(literals)]
     while stack:
-        lit, depth = stack.pop()
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        lit, depth = item
         if depth > limits.max_literal_depth:
             continue
         which = lit.WhichOneof("value")
@@ -257,11 +266,11 @@ def _offloaded_uris(literals: Iterable[tuple[literals_pb2.Literal, int]], limits
             uri = lit.offloaded_metadata.uri
             found[uri] = min(depth + 1, found.get(uri, depth + 1))
         elif which == "collection":
-            stack.extend((item, depth + 1) for item in lit.collection.literals)
+            stack.append((child, depth + 1) for child in lit.collection.literals)
         elif which == "map":
-            stack.extend((item, depth + 1) for item in lit.map.literals.values())
+            stack.append((child, depth + 1) for child in lit.map.literals.values())
         elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
-            stack.append((lit.scalar.union.value, depth + 1))
+            stack.append(iter([(lit.scalar.union.value, depth + 1)]))
     return {uri: depth for uri, depth in found.items() if depth <= limits.max_literal_depth}
 
 

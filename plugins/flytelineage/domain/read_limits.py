@@ -25,8 +25,8 @@ class ReadLimits:
     max_literals: int = 250_000
     """Per execution: literals walked while searching its LiteralMaps for datasets, an offloaded literal counting
     at every place it is used, and each value inside a dataclass counting as one per 100 bytes of its encoding.
-    A literal reused a million times over costs about 350 MiB and 25 s to resolve; at 250,000 it is about 80 MiB
-    and 7 s (bench/literal_bombs.py), while a map task over 100,000 items still fits."""
+    One offloaded literal reached 2.56 million times cost about 340 MiB and 25 s to resolve at 1,000,000, and about
+    82 MiB and 3 to 8 s at 250,000 (bench/literal_bombs.py), while a map task over 100,000 items still fits."""
     max_literal_depth: int = 64
     """Per execution: nesting levels of collections, maps, unions and offloaded literals below a variable."""
     max_footer_bytes: int = 16 * MIB
