@@ -25,6 +25,7 @@ from flytelineage.domain.execution_lineage import resolve_executions
 from flytelineage.domain.lineage_model import Dataset, Execution
 from flytelineage.domain.literal_datasets import (
     FoundDataset,
+    LiteralBudget,
     LiteralRef,
     find_datasets,
     read_data_schemas,
@@ -59,13 +60,15 @@ def resolve(outputs_uri: str) -> Resolution:
     reader = S3BulkReaderHook(aws_conn_id=None)
     maps = read_literal_maps([LiteralRef(outputs_uri)], reader)
     literal_map = maps.maps.get(outputs_uri)
-    found = find_datasets(literal_map) if literal_map is not None else []
+    budget = LiteralBudget()
+    found = find_datasets(literal_map, read=maps, budget=budget) if literal_map is not None else []
     footers = read_data_schemas(found, reader)
     reported = []
     for dataset in found:
         fields = footers.fields.get(dataset.uri) or dataset.fields
         reported.append(Reported(dataset, tuple((f.name, f.type) for f in fields)))
-    return Resolution(tuple(reported), tuple(sorted({*maps.problems.values(), *footers.problems.values()})))
+    problems = {*maps.problems.values(), *budget.problems, *footers.problems.values()}
+    return Resolution(tuple(reported), tuple(sorted(problems)))
 
 
 # ---- what the files hold, read by the test --------------------------------------------------------------------------

@@ -203,6 +203,11 @@ class NeedMoreBytes:
 
     nbytes: int
 
+    @property
+    def footer_bytes(self) -> int:
+        """The footer length the file claims (``nbytes`` less the length field and the magic)."""
+        return self.nbytes - _TRAILER
+
 
 def is_parquet_tail(tail: bytes) -> bool:
     """True when the bytes end like a Parquet file (footer length + ``PAR1``): how Parquet is recognised, whatever

@@ -1,7 +1,9 @@
 """Turn ready event rows into ``lineage_model.Execution`` objects: datasets, data edges and jobs.
 
-Entry point: ``resolve_executions(ready_events, reader, read_buckets=..., link_events=...)``, pure apart from the
-injected ``ObjectReader`` (each URI read once per call, all executions batched per phase).
+Entry point: ``resolve_executions(ready_events, reader, read_buckets=..., link_events=..., limits=...)``, pure apart
+from the injected ``ObjectReader`` (each URI read once per call, all executions batched per phase). The per-execution
+``ReadLimits`` (literals walked, nesting depth, datasets read for a schema) are applied here, one execution at a
+time, so a limit one execution reaches is a problem on it alone and never changes what another execution gets.
 
 Dataset identity (DESIGN.md section 5). A dataset is keyed by its URI inside an execution. Its *producers* are the
 successful, non start/end nodes whose output LiteralMap contains that URI. The *naming producer* is the node that
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -64,16 +66,20 @@ from flytelineage.domain.lineage_model import (
     TaskRef,
 )
 from flytelineage.domain.literal_datasets import (
+    CappedReads,
     FooterOutcome,
     FoundDataset,
     LiteralRef,
+    MapToSearch,
     ObjectReader,
     ReadOutcome,
+    capped_reads,
     element_order,
-    find_datasets,
     read_data_schemas,
     read_literal_maps,
+    search_literal_maps,
 )
+from flytelineage.domain.read_limits import DEFAULT_LIMITS, ReadLimits
 from flytelineage.domain.urn_names import flyte_dataset_name
 
 _T = TypeVar("_T")
@@ -97,6 +103,7 @@ def resolve_executions(
     read_buckets: Sequence[str] = (),
     link_events: pa.Table | None = None,
     rejected: list[RejectedExecution] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[Execution]:
     """Build every execution in ``ready_events`` (output of ``split_ready``), sorted by execution id.
 
@@ -109,16 +116,21 @@ def resolve_executions(
         for eid, rows in iter_execution_slices(ready_events)
         if (graph := _isolated(eid, rejected, partial(_graph_of, eid, rows))) is not None
     ]
-    declared = _declared_types(graphs)
-    maps = read_literal_maps(_all_refs(graphs), reader, read_buckets=read_buckets)
-    found = {uri: find_datasets(m, declared.get(uri)) for uri, m in maps.maps.items()}
-    footers = read_data_schemas((d for datasets in found.values() for d in datasets), reader, read_buckets=read_buckets)
+    maps = read_literal_maps(_all_refs(graphs), reader, read_buckets=read_buckets, limits=limits)
+    found = {
+        g.id: f
+        for g in graphs
+        if (f := _isolated(g.id, rejected, partial(find_execution_datasets, g, maps, read_buckets, limits))) is not None
+    }
+    to_read = (d for f in found.values() for d in f.datasets() if d.uri not in f.capped.uris)
+    footers = read_data_schemas(to_read, reader, read_buckets=read_buckets, limits=limits)
     tables = [ready_events] if link_events is None else [ready_events, link_events]
     links = parent_links(pa.concat_tables(tables, promote_options="permissive"))
     executions = [
         execution
         for g in graphs
-        if (execution := _isolated(g.id, rejected, partial(assemble_execution, g, maps, footers, links, found)))
+        if g.id in found
+        and (execution := _isolated(g.id, rejected, partial(assemble_execution, g, maps, found[g.id], footers, links)))
         is not None
     ]
     return sorted(executions, key=lambda e: e.id)
@@ -148,18 +160,49 @@ def _all_refs(graphs: Iterable[ExecutionGraph]) -> list[LiteralRef]:
     return refs
 
 
-def _declared_types(graphs: Iterable[ExecutionGraph]) -> dict[str, Mapping[str, types_pb2.LiteralType]]:
-    """LiteralMap uri -> the declared variable types of the node side it belongs to (cloudEvents v2 only)."""
-    declared: dict[str, Mapping[str, types_pb2.LiteralType]] = {}
-    for graph in graphs:
-        if graph.outputs is not None and graph.output_types:
-            declared[graph.outputs.uri] = graph.output_types
-        for data in graph.node_data.values():
-            if data.inputs is not None and data.input_types:
-                declared[data.inputs.uri] = data.input_types
-            if data.outputs is not None and data.output_types:
-                declared[data.outputs.uri] = data.output_types
-    return declared
+_SideKey = tuple[str, str]
+"""``("in" | "out", node id)`` for a node's LiteralMaps, ``("workflow", "in" | "out")`` for the execution's own."""
+
+
+@dataclass(frozen=True)
+class ExecutionDatasets:
+    """The datasets found in each LiteralMap side of one execution, the problems met finding them (limits reached,
+    cycles, unreadable offloaded literals) and the datasets ``max_dataset_reads`` leaves unread."""
+
+    sides: Mapping[_SideKey, tuple[FoundDataset, ...]]
+    problems: frozenset[str] = frozenset()
+    capped: CappedReads = field(default_factory=CappedReads)
+
+    def datasets(self) -> list[FoundDataset]:
+        """Every dataset found, side after side."""
+        return [d for found in self.sides.values() for d in found]
+
+
+def _sides_of(graph: ExecutionGraph) -> list[tuple[_SideKey, LiteralRef | None, Mapping[str, types_pb2.LiteralType]]]:
+    """Every LiteralMap side of the execution with its declared variable types, nodes first, in graph order."""
+    sides: list[tuple[_SideKey, LiteralRef | None, Mapping[str, types_pb2.LiteralType]]] = []
+    for node in graph.nodes:
+        data = graph.node_data[node.node_id]
+        sides.append((("in", node.node_id), data.inputs, data.input_types))
+        sides.append((("out", node.node_id), data.outputs, data.output_types))
+    sides.append((("workflow", "in"), graph.inputs, {}))
+    sides.append((("workflow", "out"), graph.outputs, graph.output_types))
+    return sides
+
+
+def find_execution_datasets(
+    graph: ExecutionGraph, maps: ReadOutcome, read_buckets: Sequence[str] = (), limits: ReadLimits = DEFAULT_LIMITS
+) -> ExecutionDatasets:
+    """Search every LiteralMap side of one execution within its ``max_literals``, then cap its data reads."""
+    to_search = [
+        MapToSearch(key, maps.maps[ref.uri], declared, f"LiteralMap {ref.uri}")
+        for key, ref, declared in _sides_of(graph)
+        if ref is not None and ref.uri in maps.maps
+    ]
+    found, problems = search_literal_maps(to_search, maps, limits)
+    sides = {key: tuple(datasets) for key, datasets in found.items()}
+    capped = capped_reads(sides.values(), read_buckets=read_buckets, limits=limits)
+    return ExecutionDatasets(sides, frozenset(problems | ({capped.problem} if capped.problem else set())), capped)
 
 
 @dataclass(frozen=True)
@@ -173,25 +216,20 @@ class _Side:
 def assemble_execution(
     graph: ExecutionGraph,
     maps: ReadOutcome,
+    found: ExecutionDatasets,
     footers: FooterOutcome,
     links: Mapping[ExecutionId, tuple[ExecutionId, str]],
-    found: Mapping[str, Sequence[FoundDataset]] | None = None,
 ) -> Execution:
-    """One ``Execution`` from its graph and the batch-wide read results.
-
-    ``found`` holds the datasets already found in each LiteralMap (by map uri, with the same declared types), so
-    each map is walked once per batch; a map missing from it is walked here.
-    """
-    found = found or {}
-    problems = set(graph.problems)
+    """One ``Execution`` from its graph, its datasets (``find_execution_datasets``) and the batch-wide reads."""
+    problems = set(graph.problems) | found.problems
     sides_in: dict[str, _Side] = {}
     sides_out: dict[str, _Side] = {}
     for node in graph.nodes:
         data = graph.node_data[node.node_id]
-        sides_in[node.node_id] = _side(data.inputs, data.input_types, maps, footers, problems, found)
-        sides_out[node.node_id] = _side(data.outputs, data.output_types, maps, footers, problems, found)
-    wf_in = _side(graph.inputs, {}, maps, footers, problems, found)
-    wf_out = _side(graph.outputs, graph.output_types, maps, footers, problems, found)
+        sides_in[node.node_id] = _side(data.inputs, ("in", node.node_id), maps, found, footers, problems)
+        sides_out[node.node_id] = _side(data.outputs, ("out", node.node_id), maps, found, footers, problems)
+    wf_in = _side(graph.inputs, ("workflow", "in"), maps, found, footers, problems)
+    wf_out = _side(graph.outputs, ("workflow", "out"), maps, found, footers, problems)
     by_id = {n.node_id: n for n in graph.nodes}
     producers = _producers(graph.nodes, sides_out)
     datasets = _name_datasets(graph.id, producers, sides_in, sides_out, wf_in, wf_out, problems)
@@ -227,24 +265,21 @@ def assemble_execution(
 
 def _side(
     ref: LiteralRef | None,
-    declared: Mapping[str, types_pb2.LiteralType],
+    key: _SideKey,
     maps: ReadOutcome,
+    found: ExecutionDatasets,
     footers: FooterOutcome,
     problems: set[str],
-    found_in: Mapping[str, Sequence[FoundDataset]],
 ) -> _Side:
     if ref is None:
         return _Side(None, ())
     if ref.uri in maps.problems:
         problems.add(maps.problems[ref.uri])
-    literal_map = maps.maps.get(ref.uri)
-    if literal_map is None:
-        return _Side(ref, ())
-    found = found_in.get(ref.uri)
-    if found is None:
-        found = find_datasets(literal_map, declared)
     resolved = []
-    for dataset in found:
+    for dataset in found.sides.get(key, ()):
+        if dataset.uri in found.capped.uris:
+            resolved.append(dataset)  # not read (max_dataset_reads): the problem is in ``found.problems``
+            continue
         layout = footers.layouts.get(dataset.uri)
         if layout:
             # a dataclass ``path`` (found as a blob) that turned out to be a directory is a FlyteDirectory
@@ -587,4 +622,11 @@ def workflow_name(launch_plan_name: str | None, tasks: Iterable[TaskRef], proble
     return modules[0] or sorted(t.name for t in tasks)[0]
 
 
-__all__ = ["assemble_execution", "build_jobs", "resolve_executions", "workflow_name"]
+__all__ = [
+    "ExecutionDatasets",
+    "assemble_execution",
+    "build_jobs",
+    "find_execution_datasets",
+    "resolve_executions",
+    "workflow_name",
+]

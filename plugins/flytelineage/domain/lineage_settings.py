@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from flytelineage.domain.read_limits import DEFAULT_LIMITS, MIB, ReadLimits
 from flytelineage.errors import ConfigurationError
 
 VARIABLE_NAME = "flyte_lineage"
@@ -60,6 +61,12 @@ class LineageSettings:
     pending_max_days: int = 7
     shard_size: int = 200
     read_concurrency: int = 16
+    # hard limits of dataset resolution (``read_limits.ReadLimits``: one place for the defaults and their reasons)
+    max_literal_bytes: int = DEFAULT_LIMITS.max_literal_bytes
+    max_literals: int = DEFAULT_LIMITS.max_literals
+    max_literal_depth: int = DEFAULT_LIMITS.max_literal_depth
+    max_footer_bytes: int = DEFAULT_LIMITS.max_footer_bytes
+    max_dataset_reads: int = DEFAULT_LIMITS.max_dataset_reads
     service_principals: tuple[str, ...] = ("flytepropeller",)
     platform_display_name: str = "Flyte"
     platform_type: str = "OTHERS"
@@ -70,6 +77,16 @@ class LineageSettings:
     dpi_retention_max_per_run: int = 10_000
     dpi_retention_hard_delete: bool = False
     datahub_digest_ttl_hours: int = 24
+
+    def read_limits(self) -> ReadLimits:
+        """The resolution limits these settings set."""
+        return ReadLimits(
+            max_literal_bytes=self.max_literal_bytes,
+            max_literals=self.max_literals,
+            max_literal_depth=self.max_literal_depth,
+            max_footer_bytes=self.max_footer_bytes,
+            max_dataset_reads=self.max_dataset_reads,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (tuples as lists), e.g. for logging or templating."""
@@ -88,6 +105,11 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "pending_max_days": (1, 365),
     "shard_size": (1, 100_000),
     "read_concurrency": (1, 256),
+    "max_literal_bytes": (1_024, 2_048 * MIB),
+    "max_literals": (1_000, 100_000_000),
+    "max_literal_depth": (4, 500),  # the walk recurses once per level: Python's own limit is 1,000 frames
+    "max_footer_bytes": (64 * 1_024, 2_048 * MIB),  # below the 64 KiB first tail it would change nothing
+    "max_dataset_reads": (0, 1_000_000),
     # how long the digest of an aspect sent to DataHub is trusted (push_datahub skips unchanged aspects); 0 = never
     "datahub_digest_ttl_hours": (0, 8_760),
     "dpi_retention_days": (1, 36_500),

@@ -19,18 +19,22 @@ when the path is built: a key ``x.y`` is ``x%2Ey``, so it never reads as a map `
 Reading happens in phases, each asking the ``ObjectReader`` once with the full set of URIs of all executions, so the
 implementation can read concurrently and every URI is read at most once per run:
 
-1. ``read_objects``: the LiteralMaps (``inputs.pb``/``outputs.pb``); inline maps from event payloads need no read;
-2. ``read_objects``: the offloaded literals found in them (repeated while new ones appear, bounded depth);
+1. ``read_heads`` of ``max_literal_bytes + 1`` bytes: the LiteralMaps (``inputs.pb``/``outputs.pb``), so a larger
+   object is a problem and is never downloaded whole; inline maps from event payloads need no read;
+2. the same for the offloaded literals found in them, one level at a time while new ones appear; each is parsed
+   once and followed by the search (``find_datasets``), never copied, so the work is linear in the bytes read;
 3. ``list_files``: the directories of datasets without annotated columns whose format is Parquet (or unknown);
 4. ``read_tails``: the last ``TAIL_BYTES`` of the first data file of each (sorted order), then once more for the
-   footers that did not fit;
+   footers that did not fit, unless they claim more than ``max_footer_bytes``;
 5. ``read_heads``: for datasets with format ``csv``, the first ``HEAD_BYTES`` of their first CSV file, whose
    header line names the columns (``read_csv_headers``); their directories are listed with those of phase 3, in
    the same ``list_files`` call (``read_data_schemas``).
 
 ``read_buckets`` (an allowlist of bucket names, empty = any; the rule is ``location_policy.in_read_buckets``) is
 enforced here, before the reader is asked: a URI outside it is never requested. Every refused, missing or corrupt
-object becomes a problem string attached to the URI; nothing raises.
+object becomes a problem string attached to the URI; nothing raises. The other hard limits (``read_limits``) are
+per execution: ``search_literal_maps`` (literals walked, nesting depth) and ``capped_reads`` (datasets read for a
+schema) are applied by the caller, which knows which LiteralMaps belong to which execution.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import msgpack
 import pyarrow as pa
@@ -60,12 +64,12 @@ from flytelineage.domain.arrow_schema_fields import (
 )
 from flytelineage.domain.lineage_model import SchemaField
 from flytelineage.domain.location_policy import bucket_of, in_read_buckets
+from flytelineage.domain.read_limits import DEFAULT_LIMITS, ReadLimits
 from flytelineage.domain.urn_names import path_component
 from flytelineage.errors import DatasetReadError
 
 TAIL_BYTES = 64 * 1024
 _ReadFn = Callable[[Sequence[str]], Mapping[str, bytes | Exception]]
-MAX_OFFLOAD_DEPTH = 4
 _FOOTER_FORMATS = frozenset({"parquet", ""})
 
 
@@ -78,7 +82,7 @@ class ObjectReader(Protocol):
     """
 
     def read_objects(self, uris: Sequence[str]) -> Mapping[str, bytes | Exception]:
-        """Whole objects (LiteralMaps, offloaded literals: small)."""
+        """Whole objects (the grouping's own batches and state; LiteralMaps are read with ``read_heads``)."""
         ...
 
     def list_files(self, dir_uris: Sequence[str]) -> Mapping[str, Sequence[str] | Exception]:
@@ -124,28 +128,63 @@ class LiteralRef:
 
 @dataclass
 class ReadOutcome:
-    """Parsed LiteralMaps by ref uri, and the problems met while reading them or their datasets, by uri."""
+    """Parsed LiteralMaps by ref uri, the offloaded literals they reach by uri (each read and parsed once), and the
+    problems met while reading them or their datasets, by uri."""
 
     maps: dict[str, literals_pb2.LiteralMap] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+    offloaded: dict[str, literals_pb2.Literal] = field(default_factory=dict)
 
 
 def read_literal_maps(
-    refs: Iterable[LiteralRef], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
+    refs: Iterable[LiteralRef],
+    reader: ObjectReader,
+    *,
+    read_buckets: Sequence[str] = (),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ReadOutcome:
-    """Read and parse every LiteralMap in ``refs`` and replace offloaded literals by their content."""
+    """Read and parse every LiteralMap in ``refs`` and every offloaded literal they reach (``ReadOutcome.offloaded``).
+
+    Objects are read with ``read_heads`` of ``max_literal_bytes + 1`` bytes: a larger object is a problem and is
+    never downloaded whole. Offloaded literals are not copied into the maps: ``find_datasets`` follows them, so one
+    read once is reused wherever it is referenced, and one that refers back to itself is a cycle, not an expansion.
+    """
     outcome = ReadOutcome()
     unique = {ref.uri: ref for ref in refs}
     raw: dict[str, bytes] = {uri: ref.data for uri, ref in unique.items() if ref.data is not None}
     to_read = sorted(uri for uri, ref in unique.items() if ref.data is None)
-    raw.update(_read_allowed(to_read, reader.read_objects, read_buckets, outcome.problems, "LiteralMap"))
+    raw.update(_read_bounded(to_read, reader, read_buckets, outcome.problems, "LiteralMap", limits))
     for uri in sorted(raw):
+        data = raw.pop(uri)  # the bytes are dropped as soon as parsed: only one copy of each map is held
+        if len(data) > limits.max_literal_bytes:
+            outcome.problems[uri] = _too_large("LiteralMap", uri, limits)
+            continue
         try:
-            outcome.maps[uri] = literals_pb2.LiteralMap.FromString(raw[uri])
+            outcome.maps[uri] = literals_pb2.LiteralMap.FromString(data)
         except ProtoDecodeError as exc:
             outcome.problems[uri] = f"corrupt LiteralMap {uri}: {exc}"
-    _inline_offloaded(outcome, reader, read_buckets)
+    _read_offloaded(outcome, reader, read_buckets, limits)
     return outcome
+
+
+def _too_large(what: str, uri: str, limits: ReadLimits) -> str:
+    return f"{what} {uri} not read: larger than max_literal_bytes ({limits.max_literal_bytes} bytes)"
+
+
+def _read_bounded(
+    uris: Sequence[str],
+    reader: ObjectReader,
+    read_buckets: Sequence[str],
+    problems: dict[str, str],
+    what: str,
+    limits: ReadLimits,
+) -> dict[str, bytes]:
+    """``_read_allowed`` of at most ``max_literal_bytes + 1`` bytes per object (more than the limit: too large)."""
+
+    def read(batch: Sequence[str]) -> Mapping[str, bytes | Exception]:
+        return reader.read_heads(batch, limits.max_literal_bytes + 1)
+
+    return _read_allowed(uris, read, read_buckets, problems, what)
 
 
 def _read_allowed(
@@ -182,67 +221,201 @@ def _allowed(uris: Iterable[str], read_buckets: Sequence[str], problems: dict[st
     return allowed
 
 
-def _inline_offloaded(outcome: ReadOutcome, reader: ObjectReader, read_buckets: Sequence[str]) -> None:
-    """Replace offloaded literals in place, reading all pending offloaded URIs of one depth at a time."""
-    for _ in range(MAX_OFFLOAD_DEPTH):
-        pending = sorted({lit.offloaded_metadata.uri for m in outcome.maps.values() for lit in _offloaded(m)})
-        if not pending:
+def _read_offloaded(
+    outcome: ReadOutcome, reader: ObjectReader, read_buckets: Sequence[str], limits: ReadLimits
+) -> None:
+    """Read the offloaded literals the maps reach, one level per ``read_heads`` call, each URI at most once.
+
+    Linear in the bytes read: an object is parsed once and only URIs not tried yet are read at the next level. A
+    literal that the walk would find deeper than ``max_literal_depth`` (``find_datasets``) is not read.
+    """
+    tried: set[str] = set()
+    pending = _offloaded_uris(((lit, 1) for m in outcome.maps.values() for lit in m.literals.values()), limits)
+    while pending:
+        todo = sorted(set(pending) - tried)
+        if not todo:
             return
-        contents = _read_allowed(pending, reader.read_objects, read_buckets, outcome.problems, "offloaded literal")
-        parsed: dict[str, literals_pb2.Literal] = {}
-        for uri, data in contents.items():
+        tried.update(todo)
+        contents = _read_bounded(todo, reader, read_buckets, outcome.problems, "offloaded literal", limits)
+        reached: dict[str, int] = {}
+        for uri in sorted(contents):
+            data = contents.pop(uri)
+            if len(data) > limits.max_literal_bytes:
+                outcome.problems[uri] = _too_large("offloaded literal", uri, limits)
+                continue
             try:
-                parsed[uri] = literals_pb2.Literal.FromString(data)
+                literal = literals_pb2.Literal.FromString(data)
             except ProtoDecodeError as exc:
                 outcome.problems[uri] = f"corrupt offloaded literal {uri}: {exc}"
-        for map_uri, literal_map in outcome.maps.items():
-            for lit in _offloaded(literal_map):
-                uri = lit.offloaded_metadata.uri
-                if uri in parsed:
-                    lit.CopyFrom(parsed[uri])
-                else:
-                    # unreadable: report it against the map that referenced it, and stop following it
-                    outcome.problems.setdefault(map_uri, outcome.problems.get(uri, f"offloaded literal {uri} lost"))
-                    lit.ClearField("offloaded_metadata")
-    for literal_map in outcome.maps.values():
-        for lit in _offloaded(literal_map):
-            lit.ClearField("offloaded_metadata")
+                continue
+            outcome.offloaded[uri] = literal
+            for inner, depth in _offloaded_uris([(literal, pending[uri])], limits).items():
+                reached[inner] = min(depth, reached.get(inner, depth))
+        pending = reached
 
 
-def _offloaded(literal_map: literals_pb2.LiteralMap) -> list[literals_pb2.Literal]:
-    found: list[literals_pb2.Literal] = []
-    stack = list(literal_map.literals.values())
+def _offloaded_uris(literals: Iterable[tuple[literals_pb2.Literal, int]], limits: ReadLimits) -> dict[str, int]:
+    """The offloaded literal URIs directly inside ``literals`` (given with their depth, as ``find_datasets`` counts
+    it), each with the least depth its content is reached at; those deeper than ``max_literal_depth`` are left out.
+
+    Depth first over iterators, so the memory held is one iterator per level, not one wrapper per literal.
+    """
+    found: dict[str, int] = {}
+    stack: list[Iterator[tuple[literals_pb2.Literal, int]]] = [iter(literals)]
     while stack:
-        lit = stack.pop()
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        lit, depth = item
+        if depth > limits.max_literal_depth:
+            continue
         which = lit.WhichOneof("value")
         if which == "offloaded_metadata":
-            found.append(lit)
+            uri = lit.offloaded_metadata.uri
+            found[uri] = min(depth + 1, found.get(uri, depth + 1))
         elif which == "collection":
-            stack.extend(lit.collection.literals)
+            stack.append((child, depth + 1) for child in lit.collection.literals)
         elif which == "map":
-            stack.extend(lit.map.literals.values())
+            stack.append((child, depth + 1) for child in lit.map.literals.values())
         elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
-            stack.append(lit.scalar.union.value)
-    return found
+            stack.append(iter([(lit.scalar.union.value, depth + 1)]))
+    return {uri: depth for uri, depth in found.items() if depth <= limits.max_literal_depth}
 
 
 # ---- finding datasets -----------------------------------------------------------------------------------------------
 
 
+@dataclass
+class LiteralBudget:
+    """What one search may walk (``allowance``, by default ``max_literals``), what it walked and the problems met.
+
+    ``search_literal_maps`` gives each LiteralMap of an execution its own budget out of the execution's
+    ``max_literals``, so an expansion (an offloaded literal used many times over) costs a bounded number of steps
+    whatever its shape.
+    """
+
+    limits: ReadLimits = DEFAULT_LIMITS
+    allowance: int | None = None
+    walked: int = 0
+    problems: set[str] = field(default_factory=set)
+
+    @property
+    def exhausted(self) -> bool:
+        """True once more literals were walked than allowed."""
+        allowance = self.allowance if self.allowance is not None else self.limits.max_literals
+        return self.walked > allowance
+
+
+_K = TypeVar("_K")
+
+
+@dataclass(frozen=True)
+class MapToSearch(Generic[_K]):
+    """One LiteralMap of an execution for ``search_literal_maps``: a key chosen by the caller, the map, its declared
+    variable types and how problems name it (``LiteralMap <uri>``)."""
+
+    key: _K
+    literal_map: literals_pb2.LiteralMap
+    interface: Mapping[str, types_pb2.LiteralType]
+    where: str
+
+
+def search_literal_maps(
+    maps: Sequence[MapToSearch[_K]], read: ReadOutcome, limits: ReadLimits = DEFAULT_LIMITS
+) -> tuple[dict[_K, list[FoundDataset]], set[str]]:
+    """The datasets of one execution's LiteralMaps (by key) and the problems met, within ``max_literals`` in all.
+
+    Each map first gets an equal share of ``max_literals``; the maps that needed more are searched again, in order,
+    with what the others left. A bomb in one map is cut at its share (at worst) and never starves the other maps,
+    a single large map still gets nearly the whole limit, and the work stays under twice ``max_literals``.
+    """
+    share = limits.max_literals // max(1, len(maps))
+    found: dict[_K, list[FoundDataset]] = {}
+    budgets: dict[_K, LiteralBudget] = {}
+    for item in maps:
+        budgets[item.key] = LiteralBudget(limits, allowance=share)
+        found[item.key] = find_datasets(
+            item.literal_map, item.interface, read=read, budget=budgets[item.key], where=item.where
+        )
+    left = limits.max_literals - sum(min(b.walked, share) for b in budgets.values())
+    for item in maps:
+        if not budgets[item.key].exhausted or left <= 0:
+            continue
+        budget = LiteralBudget(limits, allowance=left + share)
+        found[item.key] = find_datasets(item.literal_map, item.interface, read=read, budget=budget, where=item.where)
+        budgets[item.key] = budget
+        left = left + share - min(budget.walked, left + share)
+    return found, {p for b in budgets.values() for p in b.problems}
+
+
+class _Exhausted(Exception):
+    """Raised inside a walk when its budget's ``max_literals`` is passed."""
+
+
+@dataclass
+class _Walk:
+    """One LiteralMap's search: where it is (for problems), the offloaded literals read, the shared budget."""
+
+    where: str
+    read: ReadOutcome
+    budget: LiteralBudget
+    found: list[FoundDataset] = field(default_factory=list)
+    variable: str = ""
+
+    def charge(self, steps: int = 1) -> None:
+        self.budget.walked += steps
+        if self.budget.exhausted:
+            raise _Exhausted
+
+    def offloaded(self, uri: str, via: tuple[str, ...]) -> literals_pb2.Literal | None:
+        """The literal an offloaded reference stands for, or None with the problem recorded (unread, a cycle)."""
+        if uri in via:
+            cycle = " -> ".join((*via[via.index(uri) :], uri))
+            self.budget.problems.add(f"offloaded literal {uri} refers back to itself ({cycle}): not followed")
+            return None
+        content = self.read.offloaded.get(uri)
+        if content is None:
+            self.budget.problems.add(self.read.problems.get(uri, f"offloaded literal {uri} not read"))
+        return content
+
+    def too_deep(self) -> None:
+        limit = self.budget.limits.max_literal_depth
+        self.budget.problems.add(
+            f"{self.where}: variable {self.variable!r} nests deeper than max_literal_depth ({limit}): "
+            f"not searched below level {limit}"
+        )
+
+
 def find_datasets(
     literal_map: literals_pb2.LiteralMap,
     interface: Mapping[str, types_pb2.LiteralType] | None = None,
+    *,
+    read: ReadOutcome | None = None,
+    budget: LiteralBudget | None = None,
+    where: str = "LiteralMap",
 ) -> list[FoundDataset]:
     """All datasets in a LiteralMap, sorted by variable path.
 
     ``interface`` (variable -> declared ``LiteralType``, from cloudEvents v2 ``output_interface``) supplies columns
-    when the literal itself carries none.
+    when the literal itself carries none. Offloaded literals are looked up in ``read.offloaded`` (one reaching itself
+    is a cycle problem); ``budget`` bounds the walk (``max_literals``, ``max_literal_depth``) and collects its
+    problems, ``where`` names the map in them. Reaching the budget stops the search: what was found before is kept.
     """
-    found: list[FoundDataset] = []
+    budget = budget if budget is not None else LiteralBudget()
+    walk = _Walk(where, read if read is not None else ReadOutcome(), budget)
     for name in sorted(literal_map.literals):
+        walk.variable = name
         declared = (interface or {}).get(name)
-        _walk(path_component(name), literal_map.literals[name], declared, found)
-    return sorted(found, key=lambda d: (d.variable, element_order(d.element), d.uri))
+        try:
+            _walk(walk, path_component(name), literal_map.literals[name], declared, 1, ())
+        except _Exhausted:
+            budget.problems.add(
+                f"{where}: more than max_literals ({budget.limits.max_literals}) literals in the execution's "
+                f"LiteralMaps; the search for datasets stopped in variable {name!r}"
+            )
+            break
+    return sorted(walk.found, key=lambda d: (d.variable, element_order(d.element), d.uri))
 
 
 def element_order(element: str) -> tuple[int, ...]:
@@ -251,38 +424,55 @@ def element_order(element: str) -> tuple[int, ...]:
 
 
 def _walk(
+    walk: _Walk,
     path: str,
     lit: literals_pb2.Literal,
     declared: types_pb2.LiteralType | None,
-    found: list[FoundDataset],
+    depth: int,
+    via: tuple[str, ...],
     element: str = "",
 ) -> None:
+    walk.charge()
+    if depth > walk.budget.limits.max_literal_depth:
+        walk.too_deep()
+        return
     which = lit.WhichOneof("value")
-    if which == "collection":
+    if which == "offloaded_metadata":
+        content = walk.offloaded(lit.offloaded_metadata.uri, via)
+        if content is not None:
+            _walk(walk, path, content, declared, depth + 1, (*via, lit.offloaded_metadata.uri), element)
+    elif which == "collection":
         item_type = declared.collection_type if declared is not None and declared.HasField("collection_type") else None
         for index, item in enumerate(lit.collection.literals):
-            _walk(path, item, item_type, found, _element_of(element, index))
+            _walk(walk, path, item, item_type, depth + 1, via, _element_of(element, index))
     elif which == "map":
         value_type = declared.map_value_type if declared is not None and declared.HasField("map_value_type") else None
         for key in sorted(lit.map.literals):
-            _walk(f"{path}.{path_component(key)}", lit.map.literals[key], value_type, found, element)
+            _walk(walk, f"{path}.{path_component(key)}", lit.map.literals[key], value_type, depth + 1, via, element)
     elif which == "scalar" and lit.scalar.WhichOneof("value") == "union":
         # Optional[...] / Union[...]: the value is wrapped with the type of the variant stored (``Union.type``,
         # flytekit's ``stored_type``)
         union = lit.scalar.union
         stored = union.type if union.HasField("type") else declared
-        _walk(path, union.value, stored, found, element)
+        _walk(walk, path, union.value, stored, depth + 1, via, element)
     elif which == "scalar" and lit.scalar.WhichOneof("value") in ("binary", "generic"):
-        found.extend(_embedded_datasets(path, lit.scalar, element))
+        scalar = lit.scalar
+        size = len(scalar.binary.value) if scalar.WhichOneof("value") == "binary" else scalar.generic.ByteSize()
+        walk.charge(size // _EMBEDDED_BYTES_PER_LITERAL)  # decoding it is the cost, paid at every use
+        walk.found.extend(_embedded_datasets(path, scalar, element))
     elif which == "scalar":
         dataset = _scalar_dataset(path, lit.scalar, declared)
         if dataset is not None:
-            found.append(replace(dataset, element=element) if element else dataset)
+            walk.found.append(replace(dataset, element=element) if element else dataset)
 
 
 def _element_of(outer: str, index: int) -> str:
     """The list indices of an item: the enclosing lists' indices, then its own (``0.1``)."""
     return f"{outer}.{index}" if outer else str(index)
+
+
+_EMBEDDED_BYTES_PER_LITERAL = 100
+"""A dataclass value (msgpack or Struct) counts as one literal per this many bytes of its encoding."""
 
 
 def normalize_location(uri: str) -> str:
@@ -399,19 +589,26 @@ class FooterOutcome:
 
 
 def read_footer_schemas(
-    datasets: Iterable[FoundDataset], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
+    datasets: Iterable[FoundDataset],
+    reader: ObjectReader,
+    *,
+    read_buckets: Sequence[str] = (),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> FooterOutcome:
     """Schemas from the Parquet footers of the datasets that need one (``needs_footer``), keyed by dataset uri.
 
     A declared single-file blob is its own data file. Every other dataset is listed as a directory; when nothing
     is under it, its URI is tried as one object (``StructuredDataset(uri=".../data.parquet")``) and, if it exists,
     it is a file (``layouts``). Data files without the ``PAR1`` magic are "not Parquet": a problem for datasets
-    declared Parquet (or structured datasets with no format), silence for blobs with no declared format.
+    declared Parquet (or structured datasets with no format), silence for blobs with no declared format. A file
+    claiming a footer longer than ``max_footer_bytes`` is a problem; the longer tail is never requested.
     """
     outcome = FooterOutcome()
     wanted = {d.uri: d for d in datasets if needs_footer(d)}
     files = _data_files(wanted, reader, read_buckets, outcome)
-    schemas, not_parquet = _footer_schemas(sorted(set(files.values())), reader, read_buckets, outcome.problems)
+    schemas, not_parquet = _footer_schemas(
+        sorted(set(files.values())), reader, read_buckets, outcome.problems, limits.max_footer_bytes
+    )
     for dataset_uri, file_uri in files.items():
         schema = schemas.get(file_uri)
         if schema is not None:
@@ -434,9 +631,14 @@ def _what(dataset: FoundDataset) -> str:
 
 
 def _footer_schemas(
-    file_uris: Sequence[str], reader: ObjectReader, read_buckets: Sequence[str], problems: dict[str, str]
+    file_uris: Sequence[str],
+    reader: ObjectReader,
+    read_buckets: Sequence[str],
+    problems: dict[str, str],
+    max_footer_bytes: int,
 ) -> tuple[dict[str, pa.Schema], dict[str, str]]:
-    """Read ``TAIL_BYTES`` of every file, then once more (per needed size) for footers that did not fit.
+    """Read ``TAIL_BYTES`` of every file, then once more (per needed size) for footers that did not fit, unless the
+    footer claims more than ``max_footer_bytes``.
 
     Returns the schemas and, separately, the files that are not Parquet at all (no magic) with the reason.
     """
@@ -449,7 +651,12 @@ def _footer_schemas(
             not_parquet[file_uri] = f"data file {file_uri} is not a Parquet file (no PAR1 magic at the end)"
             continue
         parsed = _parse_or_problem(file_uri, tail, len(tail) < TAIL_BYTES, problems)
-        if isinstance(parsed, NeedMoreBytes):
+        if isinstance(parsed, NeedMoreBytes) and parsed.footer_bytes > max_footer_bytes:
+            problems[file_uri] = (
+                f"Parquet file {file_uri}: its footer claims {parsed.footer_bytes} bytes, more than max_footer_bytes "
+                f"({max_footer_bytes}); not read"
+            )
+        elif isinstance(parsed, NeedMoreBytes):
             retry[file_uri] = parsed.nbytes
         elif parsed is not None:
             schemas[file_uri] = parsed
@@ -659,14 +866,68 @@ def _csv_dirs(datasets: Iterable[FoundDataset], read_buckets: Sequence[str], pro
 
 
 def read_data_schemas(
-    datasets: Iterable[FoundDataset], reader: ObjectReader, *, read_buckets: Sequence[str] = ()
+    datasets: Iterable[FoundDataset],
+    reader: ObjectReader,
+    *,
+    read_buckets: Sequence[str] = (),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> FooterOutcome:
     """``read_footer_schemas`` then ``read_csv_headers``, merged (``with_csv_headers``), with one ``list_files`` call
-    for the directories of both phases."""
+    for the directories of both phases.
+
+    Every dataset given is read: ``max_dataset_reads`` is applied per execution before, by ``capped_reads``."""
     wanted = list(datasets)
     shared = _ListingOnce(reader, _csv_dirs(wanted, read_buckets, {}))
-    footers = read_footer_schemas(wanted, shared, read_buckets=read_buckets)
+    footers = read_footer_schemas(wanted, shared, read_buckets=read_buckets, limits=limits)
     return with_csv_headers(footers, read_csv_headers(wanted, shared, read_buckets=read_buckets))
+
+
+def needs_data_read(dataset: FoundDataset) -> bool:
+    """True when ``read_data_schemas`` looks at the dataset's data (a footer or a CSV header, perhaps a listing)."""
+    return needs_footer(dataset) or needs_csv_header(dataset)
+
+
+@dataclass(frozen=True)
+class CappedReads:
+    """The dataset URIs of one execution left unread by ``max_dataset_reads``, and the problem saying so."""
+
+    uris: frozenset[str] = frozenset()
+    problem: str | None = None
+
+
+def capped_reads(
+    datasets_by_map: Iterable[Sequence[FoundDataset]],
+    *,
+    read_buckets: Sequence[str] = (),
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> CappedReads:
+    """Of one execution's datasets that need a data read (in ``read_buckets``), given per LiteralMap, those past
+    ``max_dataset_reads``: they are not listed or read, and keep the columns their literals declare.
+
+    The reads are dealt out in turns, one dataset of each map per turn (in each map's order), so one map with
+    thousands of datasets cannot crowd out the few of the others. Applied per execution, so what an execution gets
+    never depends on the others grouped in the same run.
+    """
+    buckets = frozenset(read_buckets)
+    queues = [
+        [d.uri for d in datasets if needs_data_read(d) and in_read_buckets(d.uri, buckets)]
+        for datasets in datasets_by_map
+    ]
+    chosen: dict[str, None] = {}
+    for turn in range(max((len(q) for q in queues), default=0)):
+        for queue in queues:
+            if turn < len(queue) and len(chosen) < limits.max_dataset_reads:
+                chosen.setdefault(queue[turn])
+    wanted = {uri for queue in queues for uri in queue}
+    over = sorted(wanted - chosen.keys())
+    if not over:
+        return CappedReads()
+    problem = (
+        f"{len(over)} of the execution's {len(wanted)} datasets to read were not listed or read for a schema "
+        f"(max_dataset_reads is {limits.max_dataset_reads}); they keep the columns of their literals: {over[0]}"
+        + (f" and {len(over) - 1} more" if len(over) > 1 else "")
+    )
+    return CappedReads(frozenset(over), problem)
 
 
 class _ListingOnce:

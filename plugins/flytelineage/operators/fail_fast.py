@@ -181,8 +181,9 @@ class TransientReadsRaise:
         return self._checked("read the end of", self._reader.read_tails(file_uris, nbytes))
 
     def read_heads(self, uris: Sequence[str], nbytes: int) -> Mapping[str, Any]:
-        """The inner reader's ``read_heads``, raising on a transient failure."""
-        return self._checked("read the start of", self._reader.read_heads(uris, nbytes))
+        """The inner reader's ``read_heads``, raising on a transient failure (LiteralMaps and offloaded literals are
+        read this way too, bounded by ``max_literal_bytes``, so the message says only "read")."""
+        return self._checked("read", self._reader.read_heads(uris, nbytes))
 
     @staticmethod
     def _checked(verb: str, results: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -108,6 +108,12 @@ class GroupExecutionsOperator(LineageOperator):
     :param shard_size: executions per shard (each target task instance handles one shard).
     :param read_buckets: buckets LiteralMaps and dataset footers may be read from (empty = any).
     :param read_concurrency: concurrent S3 reads.
+    :param max_literal_bytes: largest LiteralMap or offloaded literal read (bytes).
+    :param max_literals: literals walked per execution while searching for datasets.
+    :param max_literal_depth: nesting levels per variable (collections, maps, unions, offloaded literals).
+    :param max_footer_bytes: longest Parquet footer read (bytes).
+    :param max_dataset_reads: datasets per execution whose data is listed or read for a schema.
+        Each limit reached is a problem on its execution (``domain/read_limits.py``); the others go on.
     :param replay_start: with ``replay_end``, group this window (ISO 8601 with zone) instead of the run's interval;
         run params (over the run's own ``replay_start``/``replay_end`` params). A replay writes no state.
     :param replay_end: end of the replay window.
@@ -126,6 +132,11 @@ class GroupExecutionsOperator(LineageOperator):
         shard_size: int = NOT_GIVEN,
         read_buckets: list[str] | tuple[str, ...] = NOT_GIVEN,
         read_concurrency: int = NOT_GIVEN,
+        max_literal_bytes: int = NOT_GIVEN,
+        max_literals: int = NOT_GIVEN,
+        max_literal_depth: int = NOT_GIVEN,
+        max_footer_bytes: int = NOT_GIVEN,
+        max_dataset_reads: int = NOT_GIVEN,
         replay_start: str | None = NOT_GIVEN,
         replay_end: str | None = NOT_GIVEN,
         **kwargs: Any,
@@ -138,6 +149,11 @@ class GroupExecutionsOperator(LineageOperator):
             shard_size=shard_size,
             read_buckets=read_buckets,
             read_concurrency=read_concurrency,
+            max_literal_bytes=max_literal_bytes,
+            max_literals=max_literals,
+            max_literal_depth=max_literal_depth,
+            max_footer_bytes=max_footer_bytes,
+            max_dataset_reads=max_dataset_reads,
         )
         run_params = given(replay_start=replay_start, replay_end=replay_end)
         super().__init__(overrides=overrides, run_params=run_params, **kwargs)
@@ -237,6 +253,7 @@ class GroupExecutionsOperator(LineageOperator):
             read_buckets=settings.read_buckets,
             link_events=split.state.pending,
             rejected=rejected,
+            limits=settings.read_limits(),  # each limit reached is a problem on its execution, never an OOM
         )
         # keys stamped before the pending horizon are summarized: their events could only be reported by now
         ledger = ledger.with_batches(batch_keys).compacted(storage_keys.stamp(end - max_age))

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from flytelineage.domain.lineage_settings import PLATFORM_TYPES, RAW_FORMATS, LineageSettings, settings_from_dict
+from flytelineage.domain.read_limits import ReadLimits
 from flytelineage.errors import ConfigurationError
 
 REQUIRED = {"sqs_queue": "flyte-events", "bucket": "lineage"}
@@ -44,6 +45,11 @@ DEFAULTS: dict[str, Any] = {
     "pending_max_days": 7,
     "shard_size": 200,
     "read_concurrency": 16,
+    "max_literal_bytes": 64 * 1024 * 1024,
+    "max_literals": 250_000,
+    "max_literal_depth": 64,
+    "max_footer_bytes": 16 * 1024 * 1024,
+    "max_dataset_reads": 1_000,
     "service_principals": ("flytepropeller",),
     "platform_display_name": "Flyte",
     "platform_type": "OTHERS",
@@ -68,6 +74,11 @@ INT_RANGES = {
     "pending_max_days": (1, 365),
     "shard_size": (1, 100_000),
     "read_concurrency": (1, 256),
+    "max_literal_bytes": (1_024, 2 * 1024**3),
+    "max_literals": (1_000, 100_000_000),
+    "max_literal_depth": (4, 500),
+    "max_footer_bytes": (64 * 1024, 2 * 1024**3),
+    "max_dataset_reads": (0, 1_000_000),
     "dpi_retention_days": (1, 36_500),
     "dpi_retention_max_per_run": (1, 1_000_000),
     "datahub_digest_ttl_hours": (0, 8_760),
@@ -334,3 +345,20 @@ RELATIONS: list[tuple[dict[str, Any], list[str]]] = [
 @pytest.mark.parametrize(("extra", "expected"), RELATIONS, ids=[str(e) for e, _ in RELATIONS])
 def test_rules_between_keys_are_reported_before_any_task_runs(extra: dict[str, Any], expected: list[str]) -> None:
     assert problems_of({**REQUIRED, **extra}) == expected
+
+
+def test_read_limits_are_the_limit_keys() -> None:
+    settings = settings_from_dict(
+        {
+            **REQUIRED,
+            "max_literal_bytes": 2048,
+            "max_literals": 5000,
+            "max_literal_depth": 8,
+            "max_footer_bytes": 70_000,
+            "max_dataset_reads": 3,
+        }
+    )
+    assert settings.read_limits() == ReadLimits(
+        max_literal_bytes=2048, max_literals=5000, max_literal_depth=8, max_footer_bytes=70_000, max_dataset_reads=3
+    )
+    assert settings_from_dict(dict(REQUIRED)).read_limits() == ReadLimits()

@@ -13,6 +13,7 @@ from flytelineage.domain.lineage_model import SchemaField
 from flytelineage.domain.literal_datasets import (
     TAIL_BYTES,
     FoundDataset,
+    LiteralBudget,
     LiteralRef,
     find_datasets,
     needs_footer,
@@ -20,6 +21,7 @@ from flytelineage.domain.literal_datasets import (
     read_footer_schemas,
     read_literal_maps,
 )
+from flytelineage.domain.read_limits import DEFAULT_LIMITS
 from flytelineage.testing import flyte_literals as lit
 from flytelineage.testing.in_memory_objects import InMemoryObjectReader
 
@@ -120,7 +122,9 @@ def test_read_literal_maps_reads_once_and_records_problems() -> None:
     assert sorted(outcome.maps) == ["inline://e/outputs", "s3://ok/in.pb"]
     assert set(outcome.problems) == {"s3://ok/missing.pb", "s3://ok/bad.pb", "s3://nope/in.pb"}
     assert "read_buckets" in outcome.problems["s3://nope/in.pb"]
-    assert reader.calls == [("read_objects", ("s3://ok/bad.pb", "s3://ok/in.pb", "s3://ok/missing.pb"), None)]
+    # one ranged read of at most max_literal_bytes + 1 bytes each: a larger object is never downloaded whole
+    wanted = ("s3://ok/bad.pb", "s3://ok/in.pb", "s3://ok/missing.pb")
+    assert reader.calls == [("read_heads", wanted, DEFAULT_LIMITS.max_literal_bytes + 1)]
 
 
 def test_offloaded_literals_are_read_and_inlined() -> None:
@@ -131,9 +135,10 @@ def test_offloaded_literals_are_read_and_inlined() -> None:
         {"s3://b/out.pb": _map(o1=offloaded, o2=lost).SerializeToString(), "s3://b/o1_offloaded_metadata.pb": payload}
     )
     outcome = read_literal_maps([LiteralRef("s3://b/out.pb")], reader)
-    found = find_datasets(outcome.maps["s3://b/out.pb"])
+    budget = LiteralBudget()
+    found = find_datasets(outcome.maps["s3://b/out.pb"], read=outcome, budget=budget)
     assert [(d.variable, d.uri) for d in found] == [("o1", "s3://b/sd")]
-    assert "s3://b/lost.pb" in outcome.problems["s3://b/out.pb"]
+    assert budget.problems == {"offloaded literal s3://b/lost.pb could not be read: no object s3://b/lost.pb"}
 
 
 def test_footer_schemas_use_the_first_sorted_file_and_read_more_when_needed() -> None:

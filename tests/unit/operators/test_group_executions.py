@@ -105,3 +105,21 @@ def test_read_buckets_given_as_an_argument_allow_the_bucket(s3_client, bucket) -
     data = s3_client.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
     (execution,) = executions_from_jsonl_gz(data)
     assert not [p for p in execution.problems if "not in read_buckets" in p or "not allowed" in p]
+
+
+def test_the_limits_given_as_arguments_make_an_oversized_literal_map_a_problem(s3_client, bucket) -> None:  # type: ignore[no-untyped-def]
+    _store_batch(s3_client, bucket, "linear", "limited", T0 + STEP)
+    run = generate("linear", name="limited", bucket=bucket, seed=len("limited"))
+    limit = 1_024  # the least max_literal_bytes accepted; every LiteralMap of the scenario is smaller
+    assert max(len(v) for k, v in run.objects.items() if k.endswith(".pb")) < limit
+    oversized = next(k for k in run.objects if k.endswith("/n1/data/0/outputs.pb"))
+    bucket_name, key = oversized.removeprefix("s3://").split("/", 1)
+    s3_client.put_object(Bucket=bucket_name, Key=key, Body=b"\n" * (limit + 1))
+
+    keys, summary = _group(bucket, T0, T0 + STEP, max_literal_bytes=limit, max_dataset_reads=2)
+
+    (execution,) = executions_from_jsonl_gz(s3_client.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
+    assert summary["executions"] == 1 and summary["rejected_executions"] == 0
+    assert f"LiteralMap {oversized} not read: larger than max_literal_bytes ({limit} bytes)" in execution.problems
+    assert [p for p in execution.problems if "(max_dataset_reads is 2)" in p]
+    assert execution.datasets  # the other LiteralMaps are resolved
