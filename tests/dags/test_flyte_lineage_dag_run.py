@@ -109,9 +109,9 @@ def test_full_run_then_replay_after_wiping(tmp_path: Path) -> None:
         assert summary["quarantined"] == seeded["malformed"] == expected.MALFORMED
         assert summary["event_messages_stored"] == seeded["messages"] - seeded["malformed"] == expected.EVENTS_DELIVERED
         assert summary["events_stored"] >= expected.EVENTS_DELIVERED
-        # 14 scenarios, one of which (launch_plan_child) is two executions
+        # 15 scenarios, one of which (launch_plan_child) is two executions
         assert summary["executions"] == seeded["executions"] + 1 == expected.EXECUTIONS
-        assert summary["execution_phases"] == {"SUCCEEDED": 13, "FAILED": 1, "ABORTED": 1}
+        assert summary["execution_phases"] == {"SUCCEEDED": 14, "FAILED": 1, "ABORTED": 1}
         assert summary["datahub_entities"] == expected.DATAHUB_ENTITIES
         assert sum(len(t) for t in summary["glue_tables"].values()) == expected.GLUE_TABLES
         openlineage = summary["openlineage"]
