@@ -40,9 +40,14 @@ def run_of(name: str, fields: tuple[SchemaField, ...], database: str) -> GlueTab
         project=P,
         domain=D,
     )
+    return table_of(name, dataset, "task", database)
+
+
+def table_of(name: str, dataset: Dataset, node_kind: str, database: str) -> GlueTable:
+    """The one table of an execution ``name`` whose node n0 (of ``node_kind``) produced ``dataset`` as ``o0``."""
     node = NodeRun(
         node_id="n0",
-        kind="task",
+        kind=node_kind,
         phase="SUCCEEDED",
         result="SUCCESS",
         task=TaskRef(P, D, TASK),
@@ -325,24 +330,7 @@ def list_run_of(name: str, count: int, database: str) -> GlueTable:
         layout="directory",
         elements=elements,
     )
-    node = NodeRun(
-        node_id="n0",
-        kind="array",
-        phase="SUCCEEDED",
-        result="SUCCESS",
-        task=TaskRef(P, D, TASK),
-        outputs=(DatasetUse("o0", dataset.key),),
-    )
-    execution = Execution(
-        id=ExecutionId(P, D, name),
-        workflow_name="app.wf",
-        phase="SUCCEEDED",
-        ended_at=datetime(2024, 5, 1, tzinfo=UTC),
-        nodes=(node,),
-        datasets=(dataset,),
-    )
-    [table] = build_table_inputs(execution, database_override=database)
-    return table
+    return table_of(name, dataset, "array", database)
 
 
 def stored_partitions(glue_client: Any, database: str, name: str) -> dict[str, tuple[str, str]]:
