@@ -13,7 +13,7 @@ searched for flytekit's serialized StructuredDataset (``{"uri", "file_format"}``
 (``{"path"}``) values at any depth, their path continuing with ``.<field>``; a list inside them follows the same rule
 as a collection (its items are elements, the path does not change).
 
-Every component of a variable path (variable name, key, field, index) is escaped by ``urn_names.path_component``
+Every component of a variable path (variable name, map key, field) is escaped by ``urn_names.path_component``
 when the path is built: a key ``x.y`` is ``x%2Ey``, so it never reads as a map ``x`` holding ``y``.
 
 Reading happens in phases, each asking the ``ObjectReader`` once with the full set of URIs of all executions, so the

@@ -17,7 +17,7 @@ inside a field (``a.b`` + ``c`` vs ``a`` + ``b.c``) would also make distinct ent
   cannot add path segments.
 
 Dataset variable paths and names. A variable path (``o0``, ``o1.eu``, ``o0.model.weights``) joins its components
-(the output variable name, then one map key, dataclass field or list index per level) with ``.``; each component is
+(the output variable name, then one map key or dataclass field per level; list levels add none) with ``.``; each is
 escaped with ``path_component`` when the path is built (``%``, ``.``, ``:`` and the reserved characters), so a map key
 ``x.y`` gives ``o1.x%2Ey`` and a map ``x`` holding a map ``y`` gives ``o1.x.y``. Flyte constrains neither task names
 nor variable names (flyteadmin only refuses empty ones), so a dataset name needs a boundary between the task's dotted
@@ -92,7 +92,7 @@ def instance_id(project: str, domain: str, execution: str, node_id: str | None =
 
 
 def path_component(component: str | int) -> str:
-    """One component of a variable path (a variable name, map key, field name or list index), escaped for the path.
+    """One component of a variable path (a variable name, map key or field name), escaped for the path.
 
     ``%``, ``.``, ``:``, the URN-reserved and control characters are percent-encoded; identifiers and indices are
     unchanged. A path built from escaped components splits back into them at its dots.
